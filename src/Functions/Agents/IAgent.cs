@@ -1,0 +1,56 @@
+namespace AgentRuns.Functions.Agents;
+
+/// <summary>
+/// The worker behind a run: given the run's input and what happened so far, it decides the next step.
+/// Called from an activity, so it may do I/O; it must tolerate being asked the same question twice.
+/// </summary>
+public interface IAgent
+{
+    Task<AgentDecision> DecideAsync(AgentStepInput input, CancellationToken cancellationToken);
+}
+
+/// <summary>What the agent is asked: the run input and the history of the run so far.</summary>
+/// <param name="StepIndex">How many decisions the agent made before this one (0 for the first).</param>
+/// <param name="HumanInputsJson">The payloads of accepted <c>submit_input</c> signals, oldest first.</param>
+public sealed record AgentStepInput(string RunId, string InputJson, int StepIndex, IReadOnlyList<string> HumanInputsJson);
+
+public enum AgentDecisionKind
+{
+    /// <summary>Did a piece of work: record progress and ask again.</summary>
+    Work,
+
+    /// <summary>Needs a human: approval of <see cref="AgentDecision.ProposedActionJson"/>, clarification or data.</summary>
+    AskHuman,
+
+    /// <summary>Done: <see cref="AgentDecision.OutputJson"/> is the result.</summary>
+    Finish,
+
+    /// <summary>Cannot go on: <see cref="AgentDecision.Reason"/> says why.</summary>
+    Fail,
+}
+
+/// <summary>The agent's decision. Which members are set depends on <see cref="Kind"/>.</summary>
+public sealed record AgentDecision(
+    AgentDecisionKind Kind,
+    string? Tool = null,
+    string? Summary = null,
+    string? InputKind = null,
+    string? Prompt = null,
+    string? ProposedActionJson = null,
+    IReadOnlyList<string>? AllowedActions = null,
+    string? OutputJson = null,
+    string? ReasonCode = null,
+    string? Reason = null,
+    int WorkSeconds = 0)
+{
+    /// <param name="workSeconds">How long the work takes; the run stays <c>running</c> (and cancellable) meanwhile.</param>
+    public static AgentDecision Work(string tool, string summary, int workSeconds = 0) =>
+        new(AgentDecisionKind.Work, Tool: tool, Summary: summary, WorkSeconds: workSeconds);
+
+    public static AgentDecision Ask(string inputKind, string prompt, string? proposedActionJson = null, IReadOnlyList<string>? allowedActions = null) =>
+        new(AgentDecisionKind.AskHuman, InputKind: inputKind, Prompt: prompt, ProposedActionJson: proposedActionJson, AllowedActions: allowedActions);
+
+    public static AgentDecision Finish(string outputJson) => new(AgentDecisionKind.Finish, OutputJson: outputJson);
+
+    public static AgentDecision Fail(string reasonCode, string reason) => new(AgentDecisionKind.Fail, ReasonCode: reasonCode, Reason: reason);
+}

@@ -1,0 +1,183 @@
+using System.Text.Json;
+using AgentRuns.Functions.Model;
+using Microsoft.AspNetCore.Http;
+
+namespace AgentRuns.Functions.Http;
+
+/// <summary>Reads request bodies and query strings strictly: bounded size and depth, exact JSON types.</summary>
+public static class RequestReader
+{
+    /// <summary>Largest accepted request body. Keeps every stored JSON column under Table Storage's 64 KiB.</summary>
+    public const int MaxBodyBytes = 32 * 1024;
+
+    /// <summary>Reads the body as a JSON object. An empty body is <c>null</c> when <paramref name="optional"/>.</summary>
+    public static async Task<JsonElement?> ReadObjectAsync(HttpRequest request, bool optional, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > MaxBodyBytes)
+        {
+            throw ApiException.TooLarge(MaxBodyBytes);
+        }
+
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                throw ApiException.TooLarge(MaxBodyBytes);
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        if (buffer.Length == 0 || IsWhitespace(buffer))
+        {
+            return optional ? null : throw ApiException.InvalidRequest("A JSON object body is required.");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(buffer.ToArray(), ApiJson.DocumentOptions);
+        }
+        catch (JsonException)
+        {
+            throw ApiException.InvalidRequest($"The body is not valid JSON (nesting is limited to {ApiJson.DocumentOptions.MaxDepth} levels).");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.InvalidRequest("The body must be a JSON object.");
+            }
+
+            return document.RootElement.Clone();
+        }
+    }
+
+    /// <summary>Fails on members other than <paramref name="allowed"/> so that typos are not silently ignored.</summary>
+    public static void RejectUnknownMembers(JsonElement body, params string[] allowed)
+    {
+        foreach (var member in body.EnumerateObject())
+        {
+            if (!allowed.Contains(member.Name, StringComparer.Ordinal))
+            {
+                throw ApiException.InvalidRequest($"Unknown parameter '{Shorten(member.Name)}'. Allowed: {string.Join(", ", allowed)}.");
+            }
+        }
+    }
+
+    public static string? OptionalString(JsonElement body, string name, int maxLength)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            throw ApiException.InvalidRequest($"'{name}' must be a string.");
+        }
+
+        var text = value.GetString()!;
+        if (text.Length > maxLength)
+        {
+            throw ApiException.InvalidRequest($"'{name}' must be at most {maxLength} characters.");
+        }
+
+        return text;
+    }
+
+    public static JsonElement? OptionalObject(JsonElement body, string name)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.Object
+            ? value
+            : throw ApiException.InvalidRequest($"'{name}' must be an object.");
+    }
+
+    public static int? OptionalInt(JsonElement body, string name, int min, int max)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number) || number < min || number > max)
+        {
+            throw ApiException.InvalidRequest($"'{name}' must be an integer from {min} to {max}.");
+        }
+
+        return number;
+    }
+
+    public static int QueryInt(HttpRequest request, string name, int defaultValue, int min, int max)
+    {
+        var raw = QueryValue(request, name);
+        if (raw is null)
+        {
+            return defaultValue;
+        }
+
+        return int.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw ApiException.InvalidRequest($"Query parameter '{name}' must be an integer from {min} to {max}.");
+    }
+
+    public static long QueryLong(HttpRequest request, string name, long defaultValue, long min, long max)
+    {
+        var raw = QueryValue(request, name);
+        if (raw is null)
+        {
+            return defaultValue;
+        }
+
+        return long.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw ApiException.InvalidRequest($"Query parameter '{name}' must be an integer from {min} to {max}.");
+    }
+
+    public static string? QueryValue(HttpRequest request, string name)
+    {
+        if (!request.Query.TryGetValue(name, out var values) || values.Count == 0)
+        {
+            return null;
+        }
+
+        return values.Count == 1
+            ? values[0]
+            : throw ApiException.InvalidRequest($"Query parameter '{name}' was given more than once.");
+    }
+
+    /// <summary>Checks a run id from the path before it reaches a query.</summary>
+    public static string RunId(string? id)
+    {
+        if (string.IsNullOrEmpty(id) || RunIds.IsMalformed(id))
+        {
+            throw ApiException.InvalidRequest("The run id is malformed: run ids look like 'run_' followed by letters and digits.");
+        }
+
+        return RunIds.IsWellFormed(id) ? id : throw ApiException.RunNotFound(id);
+    }
+
+    private static bool IsWhitespace(MemoryStream buffer)
+    {
+        foreach (var b in buffer.GetBuffer().AsSpan(0, (int)buffer.Length))
+        {
+            if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static string Shorten(string value) => value.Length <= 40 ? value : value[..40] + "…";
+}

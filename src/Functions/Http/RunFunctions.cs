@@ -1,0 +1,92 @@
+using AgentRuns.Functions.Model;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Options;
+
+namespace AgentRuns.Functions.Http;
+
+/// <summary>The runs API: thin functions that parse, validate, call <see cref="RunService"/> and map the result.</summary>
+public sealed class RunFunctions(RunService runs, ApiEndpoint api, IOptions<RunOptions> options)
+{
+    [Function(nameof(CreateRun))]
+    public Task<IResult> CreateRun(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/runs")] HttpRequest req,
+        [DurableClient] DurableTaskClient durable) =>
+        api.HandleAsync(req, async (tenant, ct) =>
+        {
+            var body = await RequestReader.ReadObjectAsync(req, optional: false, ct);
+            var request = RunRequests.ParseCreate(body!.Value, options.Value.MaxSignalTimeoutSeconds);
+            var run = await runs.CreateAsync(tenant, request, durable, ct);
+            return ApiResults.Json(run, StatusCodes.Status201Created).WithHeader("Location", $"/v1/runs/{run.Id}");
+        });
+
+    [Function(nameof(GetRun))]
+    public Task<IResult> GetRun(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/runs/{id}")] HttpRequest req,
+        string id) =>
+        api.HandleAsync(req, async (tenant, ct) => ApiResults.Json(await runs.GetAsync(tenant, RequestReader.RunId(id), ct)));
+
+    [Function(nameof(ListRuns))]
+    public Task<IResult> ListRuns(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/runs")] HttpRequest req) =>
+        api.HandleAsync(req, async (tenant, ct) =>
+        {
+            var status = RequestReader.QueryValue(req, "status");
+            if (status is not null && !RunStatus.All.Contains(status))
+            {
+                throw ApiException.InvalidRequest($"'status' must be one of {string.Join(", ", RunStatus.All)}.");
+            }
+
+            var cursor = RequestReader.QueryValue(req, "cursor");
+            if (cursor is not null && !RunIds.IsWellFormed(cursor))
+            {
+                throw ApiException.InvalidRequest("'cursor' is not a cursor this API returned.");
+            }
+
+            var limit = RequestReader.QueryInt(req, "limit", 20, 1, 100);
+            return ApiResults.Json(await runs.ListAsync(tenant, status, cursor, limit, ct));
+        });
+
+    [Function(nameof(ListRunEvents))]
+    public Task<IResult> ListRunEvents(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/runs/{id}/events")] HttpRequest req,
+        string id) =>
+        api.HandleAsync(req, async (tenant, ct) =>
+        {
+            var runId = RequestReader.RunId(id);
+            var afterSeq = RequestReader.QueryLong(req, "after_seq", 0, 0, 9_999_999_999);
+            var limit = RequestReader.QueryInt(req, "limit", 100, 1, 1000);
+            return ApiResults.Json(await runs.ListEventsAsync(tenant, runId, afterSeq, limit, ct));
+        });
+
+    [Function(nameof(SignalRun))]
+    public Task<IResult> SignalRun(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/runs/{id}/signal")] HttpRequest req,
+        string id,
+        [DurableClient] DurableTaskClient durable) =>
+        api.HandleAsync(req, async (tenant, ct) =>
+        {
+            var runId = RequestReader.RunId(id);
+            var body = await RequestReader.ReadObjectAsync(req, optional: false, ct);
+            var request = RunRequests.ParseSignal(body!.Value);
+            return ApiResults.Json(await runs.SignalAsync(tenant, runId, request, durable, ct), StatusCodes.Status202Accepted);
+        });
+
+    [Function(nameof(CancelRun))]
+    public Task<IResult> CancelRun(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/runs/{id}/cancel")] HttpRequest req,
+        string id,
+        [DurableClient] DurableTaskClient durable) =>
+        api.HandleAsync(req, async (tenant, ct) =>
+        {
+            var runId = RequestReader.RunId(id);
+            var body = await RequestReader.ReadObjectAsync(req, optional: true, ct);
+            if (body is not null)
+            {
+                RequestReader.RejectUnknownMembers(body.Value, "idempotency_key", "reason");
+            }
+
+            return ApiResults.Json(await runs.CancelAsync(tenant, runId, durable, ct), StatusCodes.Status202Accepted);
+        });
+}

@@ -1,0 +1,51 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+
+namespace AgentRuns.Functions.Model;
+
+/// <summary>
+/// Run ids: <c>run_</c> + 26 lowercase Crockford base32 characters: 10 of inverted milliseconds since the epoch, then
+/// 16 random. Inverted time makes the tenant's Runs partition list newest first, so the operator's inbox is one
+/// ordered range scan.
+/// </summary>
+public static partial class RunIds
+{
+    public const string Prefix = "run_";
+    private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+    private const long MaxMilliseconds = (1L << 48) - 1;
+
+    public static string New(DateTimeOffset now)
+    {
+        Span<char> chars = stackalloc char[26];
+        var inverted = MaxMilliseconds - now.ToUnixTimeMilliseconds();
+        for (var i = 9; i >= 0; i--)
+        {
+            chars[i] = Alphabet[(int)(inverted & 31)];
+            inverted >>= 5;
+        }
+
+        Span<byte> random = stackalloc byte[16];
+        RandomNumberGenerator.Fill(random);
+        for (var i = 0; i < 16; i++)
+        {
+            chars[10 + i] = Alphabet[random[i] & 31];
+        }
+
+        return Prefix + new string(chars);
+    }
+
+    /// <summary>True for an id this service could have issued.</summary>
+    public static bool IsWellFormed(string id) => WellFormed().IsMatch(id);
+
+    /// <summary>
+    /// True for text that cannot be any run id: odd characters or absurd length. Such a path is a bad request;
+    /// a plausible id that does not exist is simply not found.
+    /// </summary>
+    public static bool IsMalformed(string id) => !Plausible().IsMatch(id);
+
+    [GeneratedRegex("^run_[0-9a-hjkmnp-tv-z]{26}$", RegexOptions.CultureInvariant)]
+    private static partial Regex WellFormed();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex Plausible();
+}

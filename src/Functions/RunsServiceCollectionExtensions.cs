@@ -1,0 +1,42 @@
+using AgentRuns.Functions.Activities;
+using AgentRuns.Functions.Agents;
+using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace AgentRuns.Functions;
+
+public static class RunsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers everything the runs service needs, for the Functions worker, the local host and the tests alike.
+    /// </summary>
+    public static IServiceCollection AddRunsServices(this IServiceCollection services)
+    {
+        services.AddOptions<RunStorageOptions>()
+            .BindConfiguration(RunStorageOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => o.IsConfigured, "Set RunStorage:ConnectionString (local) or RunStorage:TableServiceUri (Azure).")
+            .ValidateOnStart();
+        services.AddOptions<RunOptions>()
+            .BindConfiguration(RunOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => o.DefaultSignalTimeoutSeconds <= o.MaxSignalTimeoutSeconds,
+                "Runs:DefaultSignalTimeoutSeconds must not exceed Runs:MaxSignalTimeoutSeconds.")
+            .ValidateOnStart();
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<RunTables>();
+        services.TryAddSingleton<RunStore>();
+        services.TryAddSingleton<EventLog>();
+        services.TryAddSingleton<IAgent, ScriptedAgent>();
+        services.TryAddSingleton<ITenantResolver, SingleTenantResolver>();
+        services.TryAddSingleton<RunService>();
+        services.TryAddSingleton<RunActivities>();
+        services.TryAddSingleton<ApiEndpoint>();
+        services.AddHostedService<TableInitializer>();
+        return services;
+    }
+}

@@ -1,0 +1,42 @@
+using Azure.Data.Tables;
+using Azure.Identity;
+using Microsoft.Extensions.Options;
+
+namespace AgentRuns.Functions.Storage;
+
+/// <summary>The table clients of the service, built once from <see cref="RunStorageOptions"/>.</summary>
+public sealed class RunTables
+{
+    public RunTables(IOptions<RunStorageOptions> options)
+    {
+        var o = options.Value;
+        var service = !string.IsNullOrWhiteSpace(o.ConnectionString)
+            ? new TableServiceClient(o.ConnectionString)
+            : new TableServiceClient(
+                o.TableServiceUri ?? throw new InvalidOperationException("RunStorage:TableServiceUri is not set."),
+                new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(o.ClientId ?? throw new InvalidOperationException("RunStorage:ClientId is not set."))));
+        Service = service;
+        Runs = service.GetTableClient(o.RunsTable);
+        Events = service.GetTableClient(o.EventsTable);
+        Idempotency = service.GetTableClient(o.IdempotencyTable);
+        ApiKeys = service.GetTableClient(o.ApiKeysTable);
+    }
+
+    public TableServiceClient Service { get; }
+
+    public TableClient Runs { get; }
+
+    public TableClient Events { get; }
+
+    public TableClient Idempotency { get; }
+
+    public TableClient ApiKeys { get; }
+
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var table in new[] { Runs, Events, Idempotency, ApiKeys })
+        {
+            await table.CreateIfNotExistsAsync(cancellationToken);
+        }
+    }
+}
