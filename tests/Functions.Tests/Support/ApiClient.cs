@@ -1,0 +1,89 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using AgentRuns.Functions.Http;
+using Microsoft.AspNetCore.Http;
+
+namespace AgentRuns.Functions.Tests.Support;
+
+/// <summary>A response as the client sees it.</summary>
+public sealed record ApiResponse(int Status, IHeaderDictionary Headers, string Body)
+{
+    public JsonElement Json => JsonDocument.Parse(Body).RootElement;
+
+    public string? ReasonCode => Json.TryGetProperty("reason_code", out var code) ? code.GetString() : null;
+
+    public string ContentType => Headers.ContentType.ToString();
+
+    public override string ToString() => $"{Status} {Body}";
+}
+
+/// <summary>
+/// Calls the HTTP functions the way the Functions host does: a real <see cref="HttpContext"/> with the request, the
+/// function's <see cref="IResult"/> executed into the response. Routes as in the functions' attributes.
+/// </summary>
+public sealed partial class ApiClient(RunsTestHost host)
+{
+    public Task<ApiResponse> PostAsync(string path, string? body, IReadOnlyDictionary<string, string>? headers = null) =>
+        SendAsync("POST", path, body, headers);
+
+    public Task<ApiResponse> GetAsync(string pathAndQuery, IReadOnlyDictionary<string, string>? headers = null) =>
+        SendAsync("GET", pathAndQuery, null, headers);
+
+    public async Task<ApiResponse> SendAsync(string method, string pathAndQuery, string? body, IReadOnlyDictionary<string, string>? headers = null)
+    {
+        var context = new DefaultHttpContext { RequestServices = host.Services };
+        var queryStart = pathAndQuery.IndexOf('?', StringComparison.Ordinal);
+        var path = queryStart < 0 ? pathAndQuery : pathAndQuery[..queryStart];
+        context.Request.Method = method;
+        context.Request.Path = path;
+        context.Request.QueryString = queryStart < 0 ? QueryString.Empty : new QueryString(pathAndQuery[queryStart..]);
+        if (body is not null)
+        {
+            var bytes = Encoding.UTF8.GetBytes(body);
+            context.Request.Body = new MemoryStream(bytes);
+            context.Request.ContentLength = bytes.Length;
+            context.Request.ContentType = "application/json";
+        }
+
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            context.Request.Headers[name] = value;
+        }
+
+        var response = new MemoryStream();
+        context.Response.Body = response;
+        var result = await Route(method, path, context.Request);
+        await result.ExecuteAsync(context);
+        return new ApiResponse(context.Response.StatusCode, context.Response.Headers, Encoding.UTF8.GetString(response.ToArray()));
+    }
+
+    private Task<IResult> Route(string method, string path, HttpRequest request)
+    {
+        var f = host.Functions;
+        var durable = host.Client;
+        if (path == "/v1/runs")
+        {
+            return method == "POST" ? f.CreateRun(request, durable) : f.ListRuns(request);
+        }
+
+        var match = RunRoute().Match(path);
+        if (!match.Success)
+        {
+            throw new InvalidOperationException($"No function serves {method} {path}.");
+        }
+
+        var id = Uri.UnescapeDataString(match.Groups["id"].Value);
+        return (method, match.Groups["rest"].Value) switch
+        {
+            ("GET", "") => f.GetRun(request, id),
+            ("GET", "/events") => f.ListRunEvents(request, id),
+            ("POST", "/signal") => f.SignalRun(request, id, durable),
+            ("POST", "/cancel") => f.CancelRun(request, id, durable),
+            _ => throw new InvalidOperationException($"No function serves {method} {path}."),
+        };
+    }
+
+    [GeneratedRegex("^/v1/runs/(?<id>[^/]+)(?<rest>/events|/signal|/cancel)?$")]
+    private static partial Regex RunRoute();
+}

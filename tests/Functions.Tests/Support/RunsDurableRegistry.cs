@@ -1,0 +1,36 @@
+using AgentRuns.Functions.Activities;
+using AgentRuns.Functions.Agents;
+using AgentRuns.Functions.Orchestrations;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AgentRuns.Functions.Tests.Support;
+
+/// <summary>
+/// Registers the same orchestration body and activity methods that the Functions app exposes through
+/// <c>[Function]</c>, for a Durable Task worker outside the Functions host.
+/// </summary>
+public static class RunsDurableRegistry
+{
+    public static DurableTaskRegistry AddRunTasks(this DurableTaskRegistry registry)
+    {
+        registry.AddOrchestratorFunc<RunOrchestrationInput, string>(nameof(RunOrchestration), (context, input) => RunOrchestration.RunAsync(context, input));
+        registry.AddActivity(nameof(RunActivities.RecordEvents), sp => new ServiceActivity<RecordEventsInput, object?>(async input =>
+        {
+            await sp.GetRequiredService<RunActivities>().RecordEvents(input, CancellationToken.None);
+            return null;
+        }));
+        registry.AddActivity(nameof(RunActivities.InvokeAgent), sp => new ServiceActivity<AgentStepInput, AgentDecision>(
+            input => sp.GetRequiredService<RunActivities>().InvokeAgent(input, CancellationToken.None)));
+        registry.AddActivity(nameof(RunActivities.ExpireRequest), sp => new ServiceActivity<ExpireRequestInput, ExpireRequestResult>(
+            input => sp.GetRequiredService<RunActivities>().ExpireRequest(input, CancellationToken.None)));
+        registry.AddActivity(nameof(RunActivities.ClaimCompletion), sp => new ServiceActivity<ClaimCompletionInput, bool>(
+            input => sp.GetRequiredService<RunActivities>().ClaimCompletion(input, CancellationToken.None)));
+        return registry;
+    }
+
+    private sealed class ServiceActivity<TInput, TOutput>(Func<TInput, Task<TOutput>> body) : TaskActivity<TInput, TOutput>
+    {
+        public override Task<TOutput> RunAsync(TaskActivityContext context, TInput input) => body(input);
+    }
+}

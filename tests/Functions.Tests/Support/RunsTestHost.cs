@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.Sockets;
+using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Storage;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AgentRuns.Functions.Tests.Support;
+
+/// <summary>
+/// The real run orchestration and activities in the Durable Task in-process test host (real replay, in-memory
+/// backend), writing to real tables in Azurite. One per test process, shared by every integration test; each process
+/// gets its own table names, so runs never see another test process's data.
+/// </summary>
+public sealed class RunsTestHost
+{
+    private static readonly Lazy<Task<RunsTestHost>> Shared = new(StartAsync);
+
+    private RunsTestHost(DurableTaskTestHost durable, string tablePrefix)
+    {
+        Durable = durable;
+        TablePrefix = tablePrefix;
+        Functions = ActivatorUtilities.CreateInstance<RunFunctions>(durable.Services);
+        Api = new ApiClient(this);
+    }
+
+    public DurableTaskTestHost Durable { get; }
+
+    public string TablePrefix { get; }
+
+    public IServiceProvider Services => Durable.Services;
+
+    public DurableTaskClient Client => Durable.Client;
+
+    public RunFunctions Functions { get; }
+
+    public ApiClient Api { get; }
+
+    public RunStore Runs => Services.GetRequiredService<RunStore>();
+
+    public EventLog Events => Services.GetRequiredService<EventLog>();
+
+    public RunTables Tables => Services.GetRequiredService<RunTables>();
+
+    public static Task<RunsTestHost> GetAsync() => Shared.Value;
+
+    private static async Task<RunsTestHost> StartAsync()
+    {
+        await Azurite.EnsureRunningAsync();
+        var prefix = "t" + Guid.NewGuid().ToString("N")[..10];
+        var durable = await DurableTaskTestHost.StartAsync(
+            registry => registry.AddRunTasks(),
+            new DurableTaskTestHostOptions
+            {
+                Port = FreePort(),
+                ConfigureServices = services =>
+                {
+                    services.AddRunsServices();
+                    services.PostConfigure<RunStorageOptions>(o =>
+                    {
+                        o.ConnectionString = Azurite.ConnectionString;
+                        o.RunsTable = prefix + "Runs";
+                        o.EventsTable = prefix + "Events";
+                        o.IdempotencyTable = prefix + "Idem";
+                        o.ApiKeysTable = prefix + "Keys";
+                    });
+                },
+            });
+        var host = new RunsTestHost(durable, prefix);
+        await host.Tables.EnsureCreatedAsync();
+        return host;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
