@@ -1,0 +1,246 @@
+// Agent runs with a human in the loop: everything `azd up` creates in Azure.
+// A resource group rg-<env> holding a Flex Consumption function app (the API and the Durable
+// orchestrations), its storage account (host storage, Durable task hub, the app's tables and the
+// deployment package container), a user-assigned identity that reaches all of them without keys, and
+// Application Insights on a Log Analytics workspace.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; it names the resource group (rg-<env>) and seeds the unique token used in every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource. Only regions that offer the Flex Consumption plan are allowed.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Object id of the person (or pipeline) deploying. When set, it gets the same data roles on the storage account as the app, so it can mint API keys and inspect tables. azd passes AZURE_PRINCIPAL_ID. Leave empty to grant nothing.')
+param principalId string = ''
+
+@description('Kind of principal in principalId: User for a person signed in with azd, ServicePrincipal for a pipeline.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
+@description('Memory of each Flex Consumption instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound on Flex Consumption instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Instances kept warm for the HTTP functions (Flex "http" group); 0 lets the API scale to zero and pay a cold start.')
+@minValue(0)
+@maxValue(10)
+param httpAlwaysReadyInstances int = 0
+
+@description('Instances kept warm for orchestrations and activities (Flex "durable" group); 0 lets them scale to zero, so a signal to an idle app waits for a cold start before the run resumes.')
+@minValue(0)
+@maxValue(10)
+param durableAlwaysReadyInstances int = 0
+
+@description('Signal timeout applied to a run that does not ask for one (Runs__DefaultSignalTimeoutSeconds).')
+@minValue(1)
+param defaultSignalTimeoutSeconds int = 3600
+
+@description('Largest signal_timeout_seconds a client may ask for (Runs__MaxSignalTimeoutSeconds). Default: 7 days.')
+@minValue(1)
+param maxSignalTimeoutSeconds int = 604800
+
+@description('Longest an SSE response stays open before the server ends it and the client resumes with Last-Event-ID (Streams__MaxDurationSeconds). Keep it under the 230 s HTTP front-end limit.')
+@minValue(1)
+@maxValue(220)
+param streamMaxDurationSeconds int = 180
+
+@description('Idle interval between SSE comment lines (Streams__HeartbeatSeconds).')
+@minValue(1)
+@maxValue(15)
+param streamHeartbeatSeconds int = 15
+
+@description('Shortest wait between two reads of the event log by an SSE stream (Streams__MinPollMilliseconds).')
+@minValue(10)
+param streamMinPollMilliseconds int = 100
+
+@description('Longest wait between two reads of the event log by an idle SSE stream (Streams__MaxPollMilliseconds).')
+@minValue(10)
+param streamMaxPollMilliseconds int = 2000
+
+@description('Comma-separated field names whose values are redacted in stored events and logs (Security__RedactedFieldNames).')
+@minLength(1)
+param redactedFieldNames string = 'password,secret,token,api_key,apikey,authorization,credential,private_key'
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+
+var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
+var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
+
+// The tables the app reads and writes; Durable Functions creates its own task hub tables at run time.
+var tableNames = {
+  runs: 'Runs'
+  events: 'RunEvents'
+  idempotency: 'Idempotency'
+  apiKeys: 'ApiKeys'
+}
+
+// Settings the application code reads (Section__Key). Adding one is one line here.
+// Not set in Azure on purpose:
+// - RunStorage__ConnectionString: local development only (Azurite); in Azure the code uses the managed
+//   identity because RunStorage__TableServiceUri is set.
+// - DurableTask__HubName: the task hub name lives in host.json.
+var appSettings = {
+  RunStorage__TableServiceUri: storage.outputs.tableEndpoint
+  RunStorage__ClientId: identity.outputs.clientId
+  RunStorage__RunsTable: tableNames.runs
+  RunStorage__EventsTable: tableNames.events
+  RunStorage__IdempotencyTable: tableNames.idempotency
+  RunStorage__ApiKeysTable: tableNames.apiKeys
+  Runs__DefaultSignalTimeoutSeconds: string(defaultSignalTimeoutSeconds)
+  Runs__MaxSignalTimeoutSeconds: string(maxSignalTimeoutSeconds)
+  Streams__MaxDurationSeconds: string(streamMaxDurationSeconds)
+  Streams__HeartbeatSeconds: string(streamHeartbeatSeconds)
+  Streams__MinPollMilliseconds: string(streamMinPollMilliseconds)
+  Streams__MaxPollMilliseconds: string(streamMaxPollMilliseconds)
+  Security__RedactedFieldNames: redactedFieldNames
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
+  name: '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}api-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentStorageContainerName
+    tableNames: map(items(tableNames), table => table.value)
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    serviceName: 'api'
+    runtimeName: 'dotnet-isolated'
+    runtimeVersion: '10.0'
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    httpAlwaysReadyInstances: httpAlwaysReadyInstances
+    durableAlwaysReadyInstances: durableAlwaysReadyInstances
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentStorageContainerName}'
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    appSettings: appSettings
+  }
+  // The host reaches storage and App Insights through the identity from its first start.
+  dependsOn: [
+    rbac
+  ]
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_FUNCTION_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
+output AZURE_USER_ASSIGNED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
