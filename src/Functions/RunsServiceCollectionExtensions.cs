@@ -2,6 +2,7 @@ using AgentRuns.Functions.Activities;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Http;
 using AgentRuns.Functions.Storage;
+using AgentRuns.Functions.Streaming;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -27,7 +28,15 @@ public static class RunsServiceCollectionExtensions
                 "Runs:DefaultSignalTimeoutSeconds must not exceed Runs:MaxSignalTimeoutSeconds.")
             .ValidateOnStart();
 
+        services.AddOptions<StreamOptions>()
+            .BindConfiguration(StreamOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => o.MinPollMilliseconds <= o.MaxPollMilliseconds, "Streams:MinPollMilliseconds must not exceed Streams:MaxPollMilliseconds.")
+            .ValidateOnStart();
+
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<RunEventNotifier>();
+        services.TryAddSingleton<RunEventStream>();
         services.TryAddSingleton<RunTables>();
         services.TryAddSingleton<RunStore>();
         services.TryAddSingleton<EventLog>();

@@ -1,6 +1,7 @@
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Orchestrations;
 using AgentRuns.Functions.Storage;
+using AgentRuns.Functions.Streaming;
 using Microsoft.Azure.Functions.Worker;
 
 namespace AgentRuns.Functions.Activities;
@@ -9,9 +10,12 @@ namespace AgentRuns.Functions.Activities;
 /// The run orchestration's side effects. Activities run at least once, so each is idempotent: appends verify what an
 /// earlier attempt wrote, projections only move forward, and the conditional writes re-read and decide again.
 /// </summary>
-public sealed class RunActivities(EventLog events, RunStore runs, IAgent agent)
+public sealed class RunActivities(EventLog events, RunStore runs, IAgent agent, RunEventNotifier notifier)
 {
-    /// <summary>Appends the events, then projects the run record to the state after them.</summary>
+    /// <summary>
+    /// Projects the run record to the state after the events, then appends them. In that order, a client that reacts to
+    /// an event (a signal on <c>run.awaiting_input</c>) always finds the record already in the state the event announces.
+    /// </summary>
     [Function(nameof(RecordEvents))]
     public async Task RecordEvents([ActivityTrigger] RecordEventsInput input, CancellationToken cancellationToken)
     {
@@ -20,8 +24,9 @@ public sealed class RunActivities(EventLog events, RunStore runs, IAgent agent)
             return;
         }
 
-        await events.AppendAsync(input.RunId, input.Events, cancellationToken);
         await runs.ApplyProjectionAsync(input.TenantId, input.RunId, input.Projection, input.Events[^1].Seq, cancellationToken);
+        await events.AppendAsync(input.RunId, input.Events, cancellationToken);
+        notifier.Notify(input.RunId);
     }
 
     /// <summary>Asks the agent for the run's next step.</summary>

@@ -143,6 +143,20 @@ public static class RequestReader
             : throw ApiException.InvalidRequest($"Query parameter '{name}' must be an integer from {min} to {max}.");
     }
 
+    /// <summary>The <c>Last-Event-ID</c> a reconnecting SSE client sends: the last seq it received.</summary>
+    public static long? LastEventId(HttpRequest request)
+    {
+        var raw = request.Headers["Last-Event-ID"].ToString();
+        if (string.IsNullOrEmpty(raw))
+        {
+            return null;
+        }
+
+        return long.TryParse(raw.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq) && seq <= 9_999_999_999
+            ? seq
+            : throw ApiException.InvalidRequest("Last-Event-ID must be the seq of an event.");
+    }
+
     public static string? QueryValue(HttpRequest request, string name)
     {
         if (!request.Query.TryGetValue(name, out var values) || values.Count == 0)

@@ -1,4 +1,5 @@
 using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Streaming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
@@ -7,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace AgentRuns.Functions.Http;
 
 /// <summary>The runs API: thin functions that parse, validate, call <see cref="RunService"/> and map the result.</summary>
-public sealed class RunFunctions(RunService runs, ApiEndpoint api, IOptions<RunOptions> options)
+public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStream stream, IOptions<RunOptions> options)
 {
     [Function(nameof(CreateRun))]
     public Task<IResult> CreateRun(
@@ -58,6 +59,18 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, IOptions<RunO
             var afterSeq = RequestReader.QueryLong(req, "after_seq", 0, 0, 9_999_999_999);
             var limit = RequestReader.QueryInt(req, "limit", 100, 1, 1000);
             return ApiResults.Json(await runs.ListEventsAsync(tenant, runId, afterSeq, limit, ct));
+        });
+
+    [Function(nameof(StreamRunEvents))]
+    public Task<IResult> StreamRunEvents(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/runs/{id}/events/stream")] HttpRequest req,
+        string id) =>
+        api.HandleAsync(req, async (tenant, ct) =>
+        {
+            var runId = RequestReader.RunId(id);
+            var afterSeq = RequestReader.LastEventId(req) ?? RequestReader.QueryLong(req, "after_seq", 0, 0, 9_999_999_999);
+            await runs.GetAsync(tenant, runId, ct); // 404 before any stream starts
+            return stream.Result(runId, afterSeq);
         });
 
     [Function(nameof(SignalRun))]

@@ -78,12 +78,13 @@ public sealed partial class ApiClient(RunsTestHost host)
         {
             ("GET", "") => f.GetRun(request, id),
             ("GET", "/events") => f.ListRunEvents(request, id),
+            ("GET", "/events/stream") => f.StreamRunEvents(request, id),
             ("POST", "/signal") => f.SignalRun(request, id, durable),
             ("POST", "/cancel") => f.CancelRun(request, id, durable),
             _ => throw new InvalidOperationException($"No function serves {method} {path}."),
         };
     }
 
-    [GeneratedRegex("^/v1/runs/(?<id>[^/]+)(?<rest>/events|/signal|/cancel)?$")]
+    [GeneratedRegex("^/v1/runs/(?<id>[^/]+)(?<rest>/events/stream|/events|/signal|/cancel)?$")]
     private static partial Regex RunRoute();
 }
