@@ -92,7 +92,7 @@ public sealed class HttpErrorTests
     {
         var api = (await RunsTestHost.GetAsync()).Api;
         var runId = await api.CreateRunAsync(Plan("""{"type":"approval"}"""));
-        await api.WaitForStatusAsync(runId, "awaiting_input");
+        await api.WaitForEventAsync(runId, "run.awaiting_input");
         var before = await api.EventsAsync(runId);
 
         var response = await api.PostAsync($"/v1/runs/{runId}/signal", body);
