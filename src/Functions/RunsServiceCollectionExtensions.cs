@@ -1,6 +1,8 @@
 using AgentRuns.Functions.Activities;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Idempotency;
+using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Streaming;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,18 +36,26 @@ public static class RunsServiceCollectionExtensions
             .Validate(o => o.MinPollMilliseconds <= o.MaxPollMilliseconds, "Streams:MinPollMilliseconds must not exceed Streams:MaxPollMilliseconds.")
             .ValidateOnStart();
 
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName);
+        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
+        services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ApiKeyStore>();
+        services.TryAddSingleton<IdempotencyStore>();
+        services.TryAddSingleton<PayloadRedactor>();
         services.TryAddSingleton<RunEventNotifier>();
         services.TryAddSingleton<RunEventStream>();
         services.TryAddSingleton<RunTables>();
         services.TryAddSingleton<RunStore>();
         services.TryAddSingleton<EventLog>();
         services.TryAddSingleton<IAgent, ScriptedAgent>();
-        services.TryAddSingleton<ITenantResolver, SingleTenantResolver>();
+        services.TryAddSingleton<ITenantResolver, ApiKeyTenantResolver>();
         services.TryAddSingleton<RunService>();
         services.TryAddSingleton<RunActivities>();
         services.TryAddSingleton<ApiEndpoint>();
         services.AddHostedService<TableInitializer>();
+        services.AddHostedService<DevelopmentKeySeeder>();
         return services;
     }
 }

@@ -41,7 +41,8 @@ public sealed record AgentDecision(
     string? OutputJson = null,
     string? ReasonCode = null,
     string? Reason = null,
-    int WorkSeconds = 0)
+    int WorkSeconds = 0,
+    bool OutputRedacted = false)
 {
     /// <param name="workSeconds">How long the work takes; the run stays <c>running</c> (and cancellable) meanwhile.</param>
     public static AgentDecision Work(string tool, string summary, int workSeconds = 0) =>
@@ -50,7 +51,8 @@ public sealed record AgentDecision(
     public static AgentDecision Ask(string inputKind, string prompt, string? proposedActionJson = null, IReadOnlyList<string>? allowedActions = null) =>
         new(AgentDecisionKind.AskHuman, InputKind: inputKind, Prompt: prompt, ProposedActionJson: proposedActionJson, AllowedActions: allowedActions);
 
-    public static AgentDecision Finish(string outputJson) => new(AgentDecisionKind.Finish, OutputJson: outputJson);
+    /// <param name="redacted">True when the agent masked secrets in the output.</param>
+    public static AgentDecision Finish(string outputJson, bool redacted = false) => new(AgentDecisionKind.Finish, OutputJson: outputJson, OutputRedacted: redacted);
 
     public static AgentDecision Fail(string reasonCode, string reason) => new(AgentDecisionKind.Fail, ReasonCode: reasonCode, Reason: reason);
 }

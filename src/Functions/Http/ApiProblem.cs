@@ -11,6 +11,9 @@ public sealed record ProblemBody(string Type, string Title, int Status, string D
 /// </summary>
 public sealed class ApiException(int status, string reasonCode, string title, string detail) : Exception(detail)
 {
+    /// <summary>Response headers that go with the problem (<c>WWW-Authenticate</c> on a 401).</summary>
+    public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
     public int Status { get; } = status;
 
     public string ReasonCode { get; } = reasonCode;
@@ -22,6 +25,21 @@ public sealed class ApiException(int status, string reasonCode, string title, st
 
     public static ApiException TooLarge(int maxBytes) =>
         new(StatusCodes.Status413PayloadTooLarge, ReasonCodes.InvalidRequest, "Request body too large", $"The request body must not exceed {maxBytes} bytes.");
+
+    public static ApiException Unauthorized(string detail, string? bearerError = "invalid_token")
+    {
+        var problem = new ApiException(StatusCodes.Status401Unauthorized, ReasonCodes.Unauthorized, "Unauthorized", detail);
+        problem.Headers["WWW-Authenticate"] = bearerError is null ? "Bearer" : $"Bearer error=\"{bearerError}\"";
+        return problem;
+    }
+
+    public static ApiException IdempotencyKeyInUse() =>
+        new(StatusCodes.Status409Conflict, ReasonCodes.IdempotencyKeyInUse, "Idempotency key in use",
+            "A request with this Idempotency-Key is still being processed. Retry after it completes.");
+
+    public static ApiException IdempotencyKeyReused() =>
+        new(StatusCodes.Status422UnprocessableEntity, ReasonCodes.IdempotencyKeyReused, "Idempotency key reused",
+            "This Idempotency-Key was used with a different request body. Use a new key for a new request.");
 
     public static ApiException InvalidSignalType(string detail) =>
         new(StatusCodes.Status400BadRequest, ReasonCodes.InvalidSignalType, "Invalid signal type", detail);

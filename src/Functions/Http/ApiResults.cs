@@ -6,23 +6,53 @@ namespace AgentRuns.Functions.Http;
 /// <summary>Responses in the API's JSON conventions.</summary>
 public static class ApiResults
 {
+    public const string JsonContentType = "application/json; charset=utf-8";
     public const string ProblemContentType = "application/problem+json";
 
-    public static IResult Json<T>(T body, int status = StatusCodes.Status200OK) =>
-        Results.Json(body, ApiJson.Options, "application/json; charset=utf-8", status);
+    public static JsonReply Json<T>(T body, int status = StatusCodes.Status200OK) =>
+        new(status, ApiJson.Serialize(body), JsonContentType);
 
-    public static IResult Problem(ApiException problem) =>
-        Results.Json(problem.ToBody(), ApiJson.Options, ProblemContentType, problem.Status);
-
-    /// <summary>Adds a response header to a result.</summary>
-    public static IResult WithHeader(this IResult result, string name, string value) => new HeaderResult(result, name, value);
-
-    private sealed class HeaderResult(IResult inner, string name, string value) : IResult
+    public static JsonReply Problem(ApiException problem)
     {
-        public Task ExecuteAsync(HttpContext httpContext)
+        var reply = new JsonReply(problem.Status, ApiJson.Serialize(problem.ToBody()), ProblemContentType);
+        foreach (var (name, value) in problem.Headers)
         {
-            httpContext.Response.Headers[name] = value;
-            return inner.ExecuteAsync(httpContext);
+            reply.Headers[name] = value;
         }
+
+        return reply;
+    }
+}
+
+/// <summary>
+/// A JSON response, serialized up front so that it can be stored and replayed byte for byte (idempotent retries).
+/// </summary>
+public sealed class JsonReply(int status, string body, string contentType) : IResult
+{
+    public int Status { get; } = status;
+
+    public string Body { get; } = body;
+
+    public string ContentType { get; } = contentType;
+
+    public Dictionary<string, string> Headers { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public JsonReply WithHeader(string name, string value)
+    {
+        Headers[name] = value;
+        return this;
+    }
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.StatusCode = Status;
+        response.ContentType = ContentType;
+        foreach (var (name, value) in Headers)
+        {
+            response.Headers[name] = value;
+        }
+
+        await response.WriteAsync(Body, httpContext.RequestAborted);
     }
 }

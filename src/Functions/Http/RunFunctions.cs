@@ -14,9 +14,8 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
     public Task<IResult> CreateRun(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/runs")] HttpRequest req,
         [DurableClient] DurableTaskClient durable) =>
-        api.HandleAsync(req, async (tenant, ct) =>
+        api.HandlePostAsync(req, bodyRequired: true, async (tenant, body, ct) =>
         {
-            var body = await RequestReader.ReadObjectAsync(req, optional: false, ct);
             var request = RunRequests.ParseCreate(body!.Value, options.Value.MaxSignalTimeoutSeconds);
             var run = await runs.CreateAsync(tenant, request, durable, ct);
             return ApiResults.Json(run, StatusCodes.Status201Created).WithHeader("Location", $"/v1/runs/{run.Id}");
@@ -78,10 +77,9 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/runs/{id}/signal")] HttpRequest req,
         string id,
         [DurableClient] DurableTaskClient durable) =>
-        api.HandleAsync(req, async (tenant, ct) =>
+        api.HandlePostAsync(req, bodyRequired: true, async (tenant, body, ct) =>
         {
             var runId = RequestReader.RunId(id);
-            var body = await RequestReader.ReadObjectAsync(req, optional: false, ct);
             var request = RunRequests.ParseSignal(body!.Value);
             return ApiResults.Json(await runs.SignalAsync(tenant, runId, request, durable, ct), StatusCodes.Status202Accepted);
         });
@@ -91,10 +89,9 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/runs/{id}/cancel")] HttpRequest req,
         string id,
         [DurableClient] DurableTaskClient durable) =>
-        api.HandleAsync(req, async (tenant, ct) =>
+        api.HandlePostAsync(req, bodyRequired: false, async (tenant, body, ct) =>
         {
             var runId = RequestReader.RunId(id);
-            var body = await RequestReader.ReadObjectAsync(req, optional: true, ct);
             if (body is not null)
             {
                 RequestReader.RejectUnknownMembers(body.Value, "idempotency_key", "reason");

@@ -1,5 +1,6 @@
 using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Orchestrations;
+using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -12,7 +13,8 @@ namespace AgentRuns.Functions.Http;
 /// What the HTTP API does with runs. It talks to the tables and to the Durable client only: the run's logic lives in
 /// <see cref="RunOrchestration"/>.
 /// </summary>
-public sealed partial class RunService(RunStore runs, EventLog events, IOptions<RunOptions> options, TimeProvider time, ILogger<RunService> logger)
+public sealed partial class RunService(
+    RunStore runs, EventLog events, PayloadRedactor redactor, IOptions<RunOptions> options, TimeProvider time, ILogger<RunService> logger)
 {
     public async Task<RunResource> CreateAsync(
         TenantContext tenant, CreateRunRequest request, DurableTaskClient durable, CancellationToken cancellationToken)
@@ -70,7 +72,9 @@ public sealed partial class RunService(RunStore runs, EventLog events, IOptions<
     public async Task<SignalAccepted> SignalAsync(
         TenantContext tenant, string runId, SignalRequest request, DurableTaskClient durable, CancellationToken cancellationToken)
     {
-        var decision = await runs.TryAcceptSignalAsync(tenant.TenantId, runId, request.Action, request.PayloadJson, request.RequestId, cancellationToken);
+        var logged = request.PayloadJson is null ? null : redactor.Redact(request.PayloadJson);
+        var decision = await runs.TryAcceptSignalAsync(
+            tenant.TenantId, runId, request.Action, request.RequestId, request.PayloadJson, logged?.Json, logged?.Redacted ?? false, cancellationToken);
         switch (decision.Outcome)
         {
             case SignalOutcome.NotFound:

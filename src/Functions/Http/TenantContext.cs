@@ -10,13 +10,3 @@ public interface ITenantResolver
 {
     ValueTask<TenantContext> ResolveAsync(HttpRequest request, CancellationToken cancellationToken);
 }
-
-/// <summary>Until API keys exist every caller is the one default tenant.</summary>
-public sealed class SingleTenantResolver : ITenantResolver
-{
-    public const string DefaultTenant = "default";
-
-    private static readonly TenantContext Default = new(DefaultTenant);
-
-    public ValueTask<TenantContext> ResolveAsync(HttpRequest request, CancellationToken cancellationToken) => ValueTask.FromResult(Default);
-}

@@ -25,8 +25,12 @@ public sealed record RunProjection(
 /// <summary>Input of <c>RecordEvents</c>: append these events, then project the run record to this state.</summary>
 public sealed record RecordEventsInput(string TenantId, string RunId, IReadOnlyList<EventRecord> Events, RunProjection Projection);
 
-/// <summary>A human's answer, raised to the orchestration once its signal was accepted.</summary>
-public sealed record SignalEvent(string RequestId, string Action, string? PayloadJson, DateTimeOffset AcceptedAt);
+/// <summary>
+/// A human's answer, raised to the orchestration once its signal was accepted. <see cref="PayloadJson"/> is what the
+/// human sent (the run works with it); <see cref="LoggedPayloadJson"/> is the same with secrets masked, for the log.
+/// </summary>
+public sealed record SignalEvent(
+    string RequestId, string Action, string? PayloadJson, DateTimeOffset AcceptedAt, string? LoggedPayloadJson = null, bool PayloadRedacted = false);
 
 /// <summary>Raised to the orchestration when a user cancels the run.</summary>
 public sealed record CancelEvent(DateTimeOffset RequestedAt);

@@ -91,7 +91,7 @@ public static class RunOrchestration
                     break;
 
                 case AgentDecisionKind.Finish:
-                    return await run.FinishAsync(RunStatus.Succeeded, outputJson: decision.OutputJson ?? "{}");
+                    return await run.FinishAsync(RunStatus.Succeeded, outputJson: decision.OutputJson ?? "{}", redacted: decision.OutputRedacted);
 
                 case AgentDecisionKind.Fail:
                     return await run.FinishAsync(
@@ -140,11 +140,14 @@ public static class RunOrchestration
 
         public bool CancelRequested => _cancel.IsCompleted;
 
-        public Task RecordAsync(RunProjection projection, params (string Type, JsonObject Value)[] events)
+        public Task RecordAsync(RunProjection projection, params (string Type, JsonObject Value)[] events) =>
+            RecordAsync(projection, redacted: false, events);
+
+        public Task RecordAsync(RunProjection projection, bool redacted, params (string Type, JsonObject Value)[] events)
         {
             var now = context.CurrentUtcDateTime;
             var records = events
-                .Select(e => new EventRecord(++_seq, e.Type, new DateTimeOffset(now, TimeSpan.Zero), false, e.Value.ToJsonString()))
+                .Select(e => new EventRecord(++_seq, e.Type, new DateTimeOffset(now, TimeSpan.Zero), redacted, e.Value.ToJsonString()))
                 .ToList();
             return context.CallActivityAsync(nameof(RunActivities.RecordEvents), new RecordEventsInput(input.TenantId, input.RunId, records, projection), Retry);
         }
@@ -216,7 +219,7 @@ public static class RunOrchestration
 #pragma warning restore DURABLE0011
         }
 
-        public async Task<string> FinishAsync(string status, string? outputJson = null, RunError? error = null)
+        public async Task<string> FinishAsync(string status, string? outputJson = null, RunError? error = null, bool redacted = false)
         {
             var errorJson = error is null ? null : ApiJson.Serialize(error);
             var claimed = await context.CallActivityAsync<bool>(
@@ -231,6 +234,7 @@ public static class RunOrchestration
                 : new JsonObject { ["reason_code"] = error?.ReasonCode, ["reason"] = error?.Reason };
             await RecordAsync(
                 new RunProjection(status, OutputJson: outputJson, ErrorJson: errorJson),
+                redacted,
                 (status == RunStatus.Succeeded ? RunEventTypes.Succeeded : RunEventTypes.Failed, value));
             return status;
         }
@@ -248,13 +252,16 @@ public static class RunOrchestration
 
         private async Task<HumanAnswer> RecordSignalAsync(SignalEvent signal)
         {
+            // The log gets the masked payload; the run itself goes on with what the human sent.
+            var logged = signal.LoggedPayloadJson ?? signal.PayloadJson;
             await RecordAsync(
                 new RunProjection(RunStatus.Running),
+                signal.PayloadRedacted,
                 (RunEventTypes.SignalReceived, new JsonObject
                 {
                     ["request_id"] = signal.RequestId,
                     ["action"] = signal.Action,
-                    ["payload"] = signal.PayloadJson is null ? null : JsonNode.Parse(signal.PayloadJson),
+                    ["payload"] = logged is null ? null : JsonNode.Parse(logged),
                 }));
             return new HumanAnswer(HumanOutcome.Answered, signal);
         }

@@ -57,8 +57,10 @@ public sealed class RunStore(RunTables tables, TimeProvider time)
     }
 
     /// <summary>Accepts a signal for the pending request, or says why not. Exactly one concurrent caller wins.</summary>
+    /// <param name="loggedPayloadJson">The payload as the log may show it (secrets masked); the payload itself if null.</param>
     public async Task<SignalDecision> TryAcceptSignalAsync(
-        string tenantId, string runId, string action, string? payloadJson, string? requestId, CancellationToken cancellationToken = default)
+        string tenantId, string runId, string action, string? requestId, string? payloadJson,
+        string? loggedPayloadJson = null, bool payloadRedacted = false, CancellationToken cancellationToken = default)
     {
         while (true)
         {
@@ -85,7 +87,7 @@ public sealed class RunStore(RunTables tables, TimeProvider time)
             }
 
             var now = time.GetUtcNow();
-            var signal = new SignalEvent(run.PendingRequestId, action, payloadJson, now);
+            var signal = new SignalEvent(run.PendingRequestId, action, payloadJson, now, loggedPayloadJson ?? payloadJson, payloadRedacted);
             run.Status = RunStatus.Running;
             run.AnsweredRequestId = run.PendingRequestId;
             run.AcceptedSignalJson = JsonSerializer.Serialize(signal, ApiJson.Options);

@@ -9,9 +9,9 @@ public sealed class GuideFlowTests
 {
     private const string GuideCreate = """{"input":{"goal":"Draft and send the weekly team update email."}}""";
 
-    private static Dictionary<string, string> GuideHeaders() => new()
+    private static Dictionary<string, string> GuideHeaders(ApiClient api) => new()
     {
-        ["Authorization"] = "Bearer test-key",
+        ["Authorization"] = $"Bearer {api.Key}",
         ["Content-Type"] = "application/json",
         ["Idempotency-Key"] = Guid.NewGuid().ToString(),
     };
@@ -21,7 +21,7 @@ public sealed class GuideFlowTests
     {
         var api = (await RunsTestHost.GetAsync()).Api;
 
-        var created = await api.PostAsync("/v1/runs", GuideCreate, GuideHeaders());
+        var created = await api.PostAsync("/v1/runs", GuideCreate, GuideHeaders(api));
         Assert.Equal(201, created.Status);
         var runId = created.Json.GetProperty("id").GetString()!;
         Assert.StartsWith("run_", runId, StringComparison.Ordinal);
@@ -42,7 +42,7 @@ public sealed class GuideFlowTests
         Assert.Equal(value.GetProperty("request_id").GetString(), pending.GetProperty("request_id").GetString());
         Assert.Contains("approve", pending.GetProperty("allowed_actions").EnumerateArray().Select(a => a.GetString()));
 
-        var signal = await api.PostAsync($"/v1/runs/{runId}/signal", """{ "action": "approve" }""", GuideHeaders());
+        var signal = await api.PostAsync($"/v1/runs/{runId}/signal", """{ "action": "approve" }""", GuideHeaders(api));
         Assert.Equal(202, signal.Status);
         Assert.Equal(runId, signal.Json.GetProperty("run_id").GetString());
         Assert.Equal("approve", signal.Json.GetProperty("action").GetString());
@@ -75,7 +75,7 @@ public sealed class GuideFlowTests
                 "reason": "This action would email the wrong distribution list."
               }
             }
-            """, GuideHeaders());
+            """, GuideHeaders(api));
         Assert.Equal(202, signal.Status);
 
         var events = await api.WaitForEndAsync(runId);
@@ -104,7 +104,7 @@ public sealed class GuideFlowTests
                 "additional_context": "Only include announcements from March."
               }
             }
-            """, GuideHeaders());
+            """, GuideHeaders(api));
         Assert.Equal(202, signal.Status);
 
         var events = await api.WaitForEndAsync(runId);
@@ -121,19 +121,19 @@ public sealed class GuideFlowTests
     {
         var api = (await RunsTestHost.GetAsync()).Api;
 
-        var notFound = await api.PostAsync("/v1/runs/run_abc123/signal", """{"action":"approve"}""", GuideHeaders());
+        var notFound = await api.PostAsync("/v1/runs/run_abc123/signal", """{"action":"approve"}""", GuideHeaders(api));
         Assert.Equal(404, notFound.Status);
         Assert.Equal("run_not_found", notFound.ReasonCode);
         Assert.Equal("application/problem+json", notFound.ContentType);
 
         var runId = await api.CreateRunAsync(GuideCreate);
         await api.WaitForEventAsync(runId, "run.awaiting_input");
-        var invalid = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve_all"}""", GuideHeaders());
+        var invalid = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve_all"}""", GuideHeaders(api));
         Assert.Equal(400, invalid.Status);
         Assert.Equal("invalid_signal_type", invalid.ReasonCode);
 
-        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""", GuideHeaders())).Status);
-        var again = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""", GuideHeaders());
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""", GuideHeaders(api))).Status);
+        var again = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""", GuideHeaders(api));
         Assert.Equal(409, again.Status);
         Assert.Equal("run_not_awaiting_input", again.ReasonCode);
         AssertLogIsSound(await api.WaitForEndAsync(runId));

@@ -67,7 +67,7 @@ public sealed class StorageTests
         await host.Runs.ApplyProjectionAsync(tenant, runId, new RunProjection(RunStatus.AwaitingInput, "req-1", ApiJson.Serialize(pending)), 3);
 
         var decisions = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() =>
-            host.Runs.TryAcceptSignalAsync(tenant, runId, SignalActions.Approve, null, null))));
+            host.Runs.TryAcceptSignalAsync(tenant, runId, SignalActions.Approve, requestId: null, payloadJson: null))));
 
         Assert.Single(decisions, d => d.Outcome == SignalOutcome.Accepted);
         Assert.Equal(19, decisions.Count(d => d.Outcome == SignalOutcome.NotAwaitingInput));
@@ -83,7 +83,7 @@ public sealed class StorageTests
         var (tenant, runId) = await NewRunAsync(host);
         var pending = new PendingInput("req-2", "AWAITING_APPROVAL", "approval", "Send?", SignalActions.All, At, null);
         await host.Runs.ApplyProjectionAsync(tenant, runId, new RunProjection(RunStatus.AwaitingInput, "req-2", ApiJson.Serialize(pending)), 3);
-        Assert.Equal(SignalOutcome.Accepted, (await host.Runs.TryAcceptSignalAsync(tenant, runId, SignalActions.Reject, """{"reason":"no"}""", "req-2")).Outcome);
+        Assert.Equal(SignalOutcome.Accepted, (await host.Runs.TryAcceptSignalAsync(tenant, runId, SignalActions.Reject, "req-2", """{"reason":"no"}""")).Outcome);
 
         var expiry = await host.Runs.ExpireRequestAsync(tenant, runId, "req-2");
 

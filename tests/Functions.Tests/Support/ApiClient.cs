@@ -22,8 +22,13 @@ public sealed record ApiResponse(int Status, IHeaderDictionary Headers, string B
 /// Calls the HTTP functions the way the Functions host does: a real <see cref="HttpContext"/> with the request, the
 /// function's <see cref="IResult"/> executed into the response. Routes as in the functions' attributes.
 /// </summary>
-public sealed partial class ApiClient(RunsTestHost host)
+public sealed partial class ApiClient(RunsTestHost host, string? key)
 {
+    /// <summary>The API key sent as <c>Authorization: Bearer</c> unless a request sets its own header.</summary>
+    public string? Key => key;
+
+    public string TenantId { get; init; } = "";
+
     public Task<ApiResponse> PostAsync(string path, string? body, IReadOnlyDictionary<string, string>? headers = null) =>
         SendAsync("POST", path, body, headers);
 
@@ -46,6 +51,11 @@ public sealed partial class ApiClient(RunsTestHost host)
             context.Request.ContentType = "application/json";
         }
 
+        if (key is not null)
+        {
+            context.Request.Headers.Authorization = $"Bearer {key}";
+        }
+
         foreach (var (name, value) in headers ?? new Dictionary<string, string>())
         {
             context.Request.Headers[name] = value;
@@ -62,6 +72,11 @@ public sealed partial class ApiClient(RunsTestHost host)
     {
         var f = host.Functions;
         var durable = host.Client;
+        if (path == "/health")
+        {
+            return Task.FromResult(new AgentRuns.Functions.Http.HealthFunctions().Health(request));
+        }
+
         if (path == "/v1/runs")
         {
             return method == "POST" ? f.CreateRun(request, durable) : f.ListRuns(request);

@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace AgentRuns.Functions.Tests.Support;
 
@@ -22,7 +24,6 @@ public sealed class RunsTestHost
         Durable = durable;
         TablePrefix = tablePrefix;
         Functions = ActivatorUtilities.CreateInstance<RunFunctions>(durable.Services);
-        Api = new ApiClient(this);
     }
 
     public DurableTaskTestHost Durable { get; }
@@ -35,7 +36,18 @@ public sealed class RunsTestHost
 
     public RunFunctions Functions { get; }
 
-    public ApiClient Api { get; }
+    /// <summary>A client of one tenant shared by tests that do not care which tenant they are.</summary>
+    public ApiClient Api { get; private set; } = null!;
+
+    public ApiKeyStore Keys => Services.GetRequiredService<ApiKeyStore>();
+
+    /// <summary>A client with a freshly minted key of a new tenant: nothing else in the test run sees its runs.</summary>
+    public async Task<ApiClient> NewTenantAsync(string? tenantId = null)
+    {
+        tenantId ??= "tenant-" + Guid.NewGuid().ToString("N")[..12];
+        var minted = await Keys.MintAsync(tenantId, "test");
+        return new ApiClient(this, minted.Key) { TenantId = tenantId };
+    }
 
     public RunStore Runs => Services.GetRequiredService<RunStore>();
 
@@ -57,6 +69,9 @@ public sealed class RunsTestHost
                 ConfigureServices = services =>
                 {
                     services.AddRunsServices();
+                    services.AddLogging(b => b
+                        .AddProvider(CapturingLoggerProvider.Instance)
+                        .AddFilter<CapturingLoggerProvider>(null, LogLevel.Trace));
                     services.PostConfigure<RunStorageOptions>(o =>
                     {
                         o.ConnectionString = Azurite.ConnectionString;
@@ -69,6 +84,7 @@ public sealed class RunsTestHost
             });
         var host = new RunsTestHost(durable, prefix);
         await host.Tables.EnsureCreatedAsync();
+        host.Api = await host.NewTenantAsync();
         return host;
     }
 

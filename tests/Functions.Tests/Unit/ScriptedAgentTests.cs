@@ -1,13 +1,15 @@
 using System.Text.Json;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Security;
+using Microsoft.Extensions.Options;
 
 namespace AgentRuns.Functions.Tests.Unit;
 
 public sealed class ScriptedAgentTests
 {
     private static Task<AgentDecision> Decide(string inputJson, int step, params string[] humanInputs) =>
-        new ScriptedAgent().DecideAsync(new AgentStepInput("run_x", inputJson, step, humanInputs), CancellationToken.None);
+        new ScriptedAgent(new PayloadRedactor(Options.Create(new SecurityOptions()))).DecideAsync(new AgentStepInput("run_x", inputJson, step, humanInputs), CancellationToken.None);
 
     [Fact]
     public async Task ABareGoal_DraftsAsksApprovalActsAndFinishes()

@@ -1,0 +1,42 @@
+using Azure;
+using Azure.Data.Tables;
+
+namespace AgentRuns.Functions.Idempotency;
+
+/// <summary>
+/// One idempotency key in the Idempotency table: PartitionKey = tenant, RowKey = SHA-256 of (method, path, key).
+/// Holds the request's fingerprint and, once done, the response to replay.
+/// </summary>
+public sealed class IdempotencyEntity : ITableEntity
+{
+    public const string InFlight = "in_flight";
+    public const string Done = "done";
+
+    public string PartitionKey { get; set; } = "";
+
+    public string RowKey { get; set; } = "";
+
+    public DateTimeOffset? Timestamp { get; set; }
+
+    public ETag ETag { get; set; }
+
+    public string State { get; set; } = InFlight;
+
+    /// <summary>SHA-256 of the request body (minified JSON).</summary>
+    public string Fingerprint { get; set; } = "";
+
+    /// <summary>An in-flight claim older than this is taken to be abandoned (its process died) and can be taken over.</summary>
+    public DateTimeOffset LockedUntil { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public int StatusCode { get; set; }
+
+    public string? ContentType { get; set; }
+
+    public string? Body { get; set; }
+
+    public string? Location { get; set; }
+}

@@ -1,0 +1,150 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Storage;
+using Azure;
+using Azure.Data.Tables;
+using Microsoft.Extensions.Options;
+
+namespace AgentRuns.Functions.Idempotency;
+
+/// <summary>What became of a request that carries an idempotency key.</summary>
+public abstract record IdempotencyClaim
+{
+    /// <summary>This request owns the key: run it, then <see cref="IdempotencyStore.CompleteAsync"/> or <see cref="IdempotencyStore.ReleaseAsync"/>.</summary>
+    public sealed record Owned(IdempotencyEntity Entity) : IdempotencyClaim;
+
+    /// <summary>A request with the same key and body already completed: answer with its response.</summary>
+    public sealed record Replay(JsonReply Reply) : IdempotencyClaim;
+}
+
+/// <summary>
+/// Idempotency keys (Stripe's semantics, IETF Idempotency-Key draft): the first request with a key claims it with an
+/// insert; retries replay its stored response; a different body is 422, a retry while the first is running 409.
+/// </summary>
+public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptions> options, TimeProvider time)
+{
+    private readonly TableClient _table = tables.Idempotency;
+
+    public static string Fingerprint(ReadOnlySpan<byte> canonicalBody) => Convert.ToHexStringLower(SHA256.HashData(canonicalBody));
+
+    public static string RowKeyFor(string method, string path, string key) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{method.ToUpperInvariant()}\n{path}\n{key}")));
+
+    public async Task<IdempotencyClaim> ClaimAsync(
+        string tenantId, string method, string path, string key, string fingerprint, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var fresh = new IdempotencyEntity
+        {
+            PartitionKey = tenantId,
+            RowKey = RowKeyFor(method, path, key),
+            Fingerprint = fingerprint,
+            CreatedAt = now,
+            LockedUntil = now.AddSeconds(options.Value.LockSeconds),
+            ExpiresAt = now.AddHours(options.Value.RetentionHours),
+        };
+
+        while (true)
+        {
+            try
+            {
+                var added = await _table.AddEntityAsync(fresh, cancellationToken);
+                fresh.ETag = added.Headers.ETag ?? ETag.All;
+                return new IdempotencyClaim.Owned(fresh);
+            }
+            catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+            {
+            }
+
+            var existing = await _table.GetEntityIfExistsAsync<IdempotencyEntity>(tenantId, fresh.RowKey, cancellationToken: cancellationToken);
+            if (!existing.HasValue)
+            {
+                continue; // purged or released in between: claim again
+            }
+
+            var entity = existing.Value!;
+            var stale = entity.ExpiresAt <= now || (entity.State == IdempotencyEntity.InFlight && entity.LockedUntil <= now);
+            if (stale)
+            {
+                // Expired, or its owner died mid-request: take it over, unless someone else is doing the same.
+                fresh.ETag = entity.ETag;
+                try
+                {
+                    var replaced = await _table.UpdateEntityAsync(fresh, entity.ETag, TableUpdateMode.Replace, cancellationToken);
+                    fresh.ETag = replaced.Headers.ETag ?? ETag.All;
+                    return new IdempotencyClaim.Owned(fresh);
+                }
+                catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
+                {
+                    continue;
+                }
+            }
+
+            if (!string.Equals(entity.Fingerprint, fingerprint, StringComparison.Ordinal))
+            {
+                throw ApiException.IdempotencyKeyReused();
+            }
+
+            if (entity.State == IdempotencyEntity.InFlight)
+            {
+                throw ApiException.IdempotencyKeyInUse();
+            }
+
+            var reply = new JsonReply(entity.StatusCode, entity.Body ?? "", entity.ContentType ?? ApiResults.JsonContentType)
+                .WithHeader("Idempotent-Replayed", "true");
+            if (entity.Location is not null)
+            {
+                reply.WithHeader("Location", entity.Location);
+            }
+
+            return new IdempotencyClaim.Replay(reply);
+        }
+    }
+
+    /// <summary>Stores the response for replay.</summary>
+    public async Task CompleteAsync(IdempotencyEntity claim, JsonReply reply, CancellationToken cancellationToken)
+    {
+        claim.State = IdempotencyEntity.Done;
+        claim.StatusCode = reply.Status;
+        claim.ContentType = reply.ContentType;
+        claim.Body = reply.Body;
+        claim.Location = reply.Headers.TryGetValue("Location", out var location) ? location : null;
+        await _table.UpdateEntityAsync(claim, claim.ETag, TableUpdateMode.Replace, cancellationToken);
+    }
+
+    /// <summary>Gives the key up: the request did not run (invalid) or failed, so a retry may run it.</summary>
+    public async Task ReleaseAsync(IdempotencyEntity claim, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _table.DeleteEntityAsync(claim.PartitionKey, claim.RowKey, claim.ETag, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.NotFound or (int)HttpStatusCode.PreconditionFailed)
+        {
+        }
+    }
+
+    /// <summary>Deletes expired keys; returns how many.</summary>
+    public async Task<int> PurgeExpiredAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var filter = TableClient.CreateQueryFilter($"ExpiresAt lt {now}");
+        var deleted = 0;
+        await foreach (var page in _table.QueryAsync<IdempotencyEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken).AsPages())
+        {
+            foreach (var partition in page.Values.GroupBy(e => e.PartitionKey))
+            {
+                foreach (var batch in partition.Chunk(EventLog.MaxBatch))
+                {
+                    await _table.SubmitTransactionAsync(
+                        batch.Select(e => new TableTransactionAction(TableTransactionActionType.Delete, e, ETag.All)), cancellationToken);
+                    deleted += batch.Length;
+                }
+            }
+        }
+
+        return deleted;
+    }
+}

@@ -1,0 +1,95 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using AgentRuns.Functions.Storage;
+using Azure;
+using Azure.Data.Tables;
+
+namespace AgentRuns.Functions.Security;
+
+/// <summary>A key as it was minted: the only moment the key itself exists outside the caller's hands.</summary>
+public sealed record MintedKey(string Key, string Hash, string TenantId, string Name);
+
+/// <summary>API keys, stored only as SHA-256 hashes. Keys are 256 random bits, so a plain hash is enough.</summary>
+public sealed partial class ApiKeyStore(RunTables tables, TimeProvider time)
+{
+    public const string Prefix = "ark_";
+    private readonly TableClient _keys = tables.ApiKeys;
+
+    public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>True for text that can be a key at all (checked before any lookup).</summary>
+    public static bool IsPlausible(string key) => KeyShape().IsMatch(key);
+
+    public async Task<MintedKey> MintAsync(string tenantId, string name, CancellationToken cancellationToken = default)
+    {
+        ValidateTenant(tenantId);
+        var key = Prefix + Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
+        var hash = Hash(key);
+        await _keys.AddEntityAsync(
+            new ApiKeyEntity { RowKey = hash, TenantId = tenantId, Name = name, CreatedAt = time.GetUtcNow() }, cancellationToken);
+        return new MintedKey(key, hash, tenantId, name);
+    }
+
+    /// <summary>Stores a known key (the development key). Idempotent.</summary>
+    public async Task EnsureAsync(string key, string tenantId, string name, CancellationToken cancellationToken = default)
+    {
+        ValidateTenant(tenantId);
+        try
+        {
+            await _keys.AddEntityAsync(
+                new ApiKeyEntity { RowKey = Hash(key), TenantId = tenantId, Name = name, CreatedAt = time.GetUtcNow() }, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+        {
+            // Already there.
+        }
+    }
+
+    /// <summary>The tenant of an active key, or null for an unknown or revoked one.</summary>
+    public async Task<string?> FindTenantAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var hash = Hash(key);
+        var found = await _keys.GetEntityIfExistsAsync<ApiKeyEntity>(ApiKeyEntity.Partition, hash, cancellationToken: cancellationToken);
+        if (!found.HasValue || found.Value!.RevokedAt is not null)
+        {
+            return null;
+        }
+
+        // The lookup is by hash; compare the stored hash in constant time all the same.
+        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(found.Value.RowKey), Encoding.ASCII.GetBytes(hash))
+            ? found.Value.TenantId
+            : null;
+    }
+
+    public async Task<bool> RevokeAsync(string hash, CancellationToken cancellationToken = default)
+    {
+        var found = await _keys.GetEntityIfExistsAsync<ApiKeyEntity>(ApiKeyEntity.Partition, hash, cancellationToken: cancellationToken);
+        if (!found.HasValue)
+        {
+            return false;
+        }
+
+        var entity = found.Value!;
+        entity.RevokedAt ??= time.GetUtcNow();
+        await _keys.UpdateEntityAsync(entity, ETag.All, TableUpdateMode.Replace, cancellationToken);
+        return true;
+    }
+
+    private static void ValidateTenant(string tenantId)
+    {
+        if (!TenantShape().IsMatch(tenantId))
+        {
+            throw new ArgumentException("A tenant id is 1 to 64 letters, digits, '-' or '_'.", nameof(tenantId));
+        }
+    }
+
+    private static string Base64UrlEncode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    [GeneratedRegex("^[A-Za-z0-9_.~+/=-]{8,256}$", RegexOptions.CultureInvariant)]
+    private static partial Regex KeyShape();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex TenantShape();
+}
