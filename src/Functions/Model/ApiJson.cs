@@ -10,7 +10,7 @@ public static class ApiJson
     public static readonly JsonSerializerOptions Options = Create();
 
     /// <summary>Reader limits for request bodies: deep nesting is refused rather than walked.</summary>
-    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
+    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32, AllowDuplicateProperties = false };
 
     public static string FormatTimestamp(DateTimeOffset value) =>
         value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);

@@ -128,6 +128,22 @@ public sealed class RunOrchestrationTests
     }
 
     [Fact]
+    public async Task ARedactedSignal_IsLoggedMasked_ButTheAgentGetsTheRealValues()
+    {
+        var run = new FakeRun(AgentDecision.Ask(InputKinds.Data, "Password?"), AgentDecision.Finish("{}"));
+        var orchestration = run.Start();
+        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        run.Signals.Dequeue().SetResult(new SignalEvent(
+            RequestId, SignalActions.SubmitInput, """{"password":"hunter2"}""", DateTimeOffset.UtcNow, """{"password":"[REDACTED]"}""", PayloadRedacted: true));
+
+        await orchestration.WaitAsync(TimeSpan.FromSeconds(5));
+        var received = run.Events.Single(e => e.Type == RunEventTypes.SignalReceived);
+        Assert.True(received.Redacted);
+        Assert.DoesNotContain("hunter2", received.ValueJson, StringComparison.Ordinal);
+        Assert.Equal(["""{"password":"hunter2"}"""], run.AgentInputs[^1].HumanInputsJson);
+    }
+
+    [Fact]
     public async Task WhenACancelWasRequestedFirst_FinishingBecomesACancel()
     {
         var run = new FakeRun(AgentDecision.Finish("{}")) { ClaimResult = false };
