@@ -113,7 +113,17 @@ param streamMaxPollMilliseconds int = 2000
 
 @description('Comma-separated field names whose values are redacted in stored events and logs (Security__RedactedFieldNames).')
 @minLength(1)
-param redactedFieldNames string = 'password,secret,token,api_key,apikey,authorization,credential,private_key'
+param redactedFieldNames string = 'password,passwd,secret,token,api_key,apikey,authorization,credential,private_key,ssn'
+
+@description('Hours a completed response stays stored for Idempotency-Key replay (Idempotency__RetentionHours). At least 24.')
+@minValue(24)
+@maxValue(720)
+param idempotencyRetentionHours int = 24
+
+@description('Seconds an in-flight idempotent request blocks retries with the same key before it counts as abandoned (Idempotency__LockSeconds).')
+@minValue(5)
+@maxValue(600)
+param idempotencyLockSeconds int = 60
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -151,6 +161,11 @@ var appSettings = {
   Streams__MinPollMilliseconds: string(streamMinPollMilliseconds)
   Streams__MaxPollMilliseconds: string(streamMaxPollMilliseconds)
   Security__RedactedFieldNames: redactedFieldNames
+  Idempotency__RetentionHours: string(idempotencyRetentionHours)
+  Idempotency__LockSeconds: string(idempotencyLockSeconds)
+  // No development key in Azure: mint keys with src/Tools (see docs/deploy.md).
+  Auth__DevelopmentKey: ''
+  Auth__DevelopmentTenant: 'dev'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
