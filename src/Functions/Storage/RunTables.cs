@@ -8,13 +8,13 @@ namespace AgentRuns.Functions.Storage;
 public sealed class RunTables
 {
     public RunTables(IOptions<RunStorageOptions> options)
+        : this(CreateService(options.Value), options.Value)
     {
-        var o = options.Value;
-        var service = !string.IsNullOrWhiteSpace(o.ConnectionString)
-            ? new TableServiceClient(o.ConnectionString)
-            : new TableServiceClient(
-                o.TableServiceUri ?? throw new InvalidOperationException("RunStorage:TableServiceUri is not set."),
-                new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(o.ClientId ?? throw new InvalidOperationException("RunStorage:ClientId is not set."))));
+    }
+
+    /// <summary>Tables on a given service client (the key tool signs in as the operator, not as the app).</summary>
+    public RunTables(TableServiceClient service, RunStorageOptions o)
+    {
         Service = service;
         Runs = service.GetTableClient(o.RunsTable);
         Events = service.GetTableClient(o.EventsTable);
@@ -23,6 +23,13 @@ public sealed class RunTables
     }
 
     public TableServiceClient Service { get; }
+
+    private static TableServiceClient CreateService(RunStorageOptions o) => !string.IsNullOrWhiteSpace(o.ConnectionString)
+        ? new TableServiceClient(o.ConnectionString)
+        : new TableServiceClient(
+            o.TableServiceUri ?? throw new InvalidOperationException("RunStorage:TableServiceUri is not set."),
+            new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(
+                o.ClientId ?? throw new InvalidOperationException("RunStorage:ClientId is not set."))));
 
     public TableClient Runs { get; }
 

@@ -1,0 +1,3 @@
+using AgentRuns.Tools;
+
+return await KeyCommands.RunAsync(args, Console.Out, Console.Error);
