@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Orchestrations;
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using Microsoft.DurableTask.Client;

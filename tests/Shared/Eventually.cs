@@ -1,4 +1,4 @@
-namespace AgentRuns.Functions.Tests.Support;
+namespace AgentRuns.Testing;
 
 /// <summary>Waits on a condition with a deadline: the only way tests wait for asynchronous work.</summary>
 public static class Eventually

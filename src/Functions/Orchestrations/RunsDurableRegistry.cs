@@ -1,19 +1,22 @@
 using AgentRuns.Functions.Activities;
 using AgentRuns.Functions.Agents;
-using AgentRuns.Functions.Orchestrations;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace AgentRuns.Functions.Tests.Support;
+namespace AgentRuns.Functions.Orchestrations;
 
 /// <summary>
 /// Registers the same orchestration body and activity methods that the Functions app exposes through
-/// <c>[Function]</c>, for a Durable Task worker outside the Functions host.
+/// <c>[Function]</c>, for a Durable Task worker outside the Functions host (the local host and the test host).
+/// The Functions host itself discovers them from the attributes and never calls this.
 /// </summary>
 public static class RunsDurableRegistry
 {
     public static DurableTaskRegistry AddRunTasks(this DurableTaskRegistry registry)
     {
+        ArgumentNullException.ThrowIfNull(registry);
+
+        // A lambda, not a method group: the DurableTask analyzer crashes (AD0001) on a method group here.
         registry.AddOrchestratorFunc<RunOrchestrationInput, string>(nameof(RunOrchestration), (context, input) => RunOrchestration.RunAsync(context, input));
         registry.AddActivity(nameof(RunActivities.RecordEvents), sp => new ServiceActivity<RecordEventsInput, object?>(async input =>
         {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 
-namespace AgentRuns.Functions.Tests.Support;
+namespace AgentRuns.Testing;
 
 /// <summary>
 /// The Azure Storage emulator the integration tests run against. Uses an Azurite already listening on 127.0.0.1

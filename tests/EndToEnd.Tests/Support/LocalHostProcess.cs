@@ -1,0 +1,173 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+
+namespace AgentRuns.EndToEnd.Tests.Support;
+
+/// <summary>
+/// What one local host instance is: its ports, its task hub, its lease owner and its tables. A restarted host keeps all
+/// of them; a new test takes fresh ones, so tests never see each other's runs.
+/// </summary>
+public sealed record LocalHostSettings(int HttpPort, int GrpcPort, string HubName, string WorkerId, string TablePrefix, string ApiKey)
+{
+    public static LocalHostSettings Fresh()
+    {
+        var id = Guid.NewGuid().ToString("N")[..12];
+        var (http, grpc) = TwoFreePorts();
+        return new LocalHostSettings(http, grpc, "t" + id, "localhost-tests", "t" + id, "ark_test_" + Guid.NewGuid().ToString("N"));
+    }
+
+    private static (int, int) TwoFreePorts()
+    {
+        // Both held at once, so the two are different.
+        using var first = new TcpListener(IPAddress.Loopback, 0);
+        using var second = new TcpListener(IPAddress.Loopback, 0);
+        first.Start();
+        second.Start();
+        return (((IPEndPoint)first.LocalEndpoint).Port, ((IPEndPoint)second.LocalEndpoint).Port);
+    }
+}
+
+/// <summary>
+/// The local host as a child process, started the way a developer or CI starts it (<c>dotnet AgentRuns.LocalHost.dll</c>),
+/// configured through environment variables, and ready once the API answers.
+/// </summary>
+public sealed class LocalHostProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output;
+
+    private LocalHostProcess(Process process, ConcurrentQueue<string> output, LocalHostSettings settings)
+    {
+        _process = process;
+        _output = output;
+        Settings = settings;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{settings.HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
+    }
+
+    public LocalHostSettings Settings { get; }
+
+    /// <summary>A client for this process only: a restarted host gets a new one, with no connection to the dead process.</summary>
+    public HttpClient Http { get; }
+
+    /// <summary>What the host printed (stdout and stderr), for failure messages.</summary>
+    public string Output => string.Join(Environment.NewLine, _output);
+
+    public static string AssemblyPath => Path.Combine(AppContext.BaseDirectory, "AgentRuns.LocalHost.dll");
+
+    public static async Task<LocalHostProcess> StartAsync(LocalHostSettings settings)
+    {
+        await Azurite.EnsureRunningAsync();
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            ArgumentList = { AssemblyPath },
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            Environment =
+            {
+                ["LocalHost__HttpPort"] = settings.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["LocalHost__GrpcPort"] = settings.GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["LocalHost__HubName"] = settings.HubName,
+                ["LocalHost__WorkerId"] = settings.WorkerId,
+                ["AzureWebJobsStorage"] = Azurite.ConnectionString,
+                ["RunStorage__ConnectionString"] = Azurite.ConnectionString,
+                ["RunStorage__RunsTable"] = settings.TablePrefix + "Runs",
+                ["RunStorage__EventsTable"] = settings.TablePrefix + "Events",
+                ["RunStorage__IdempotencyTable"] = settings.TablePrefix + "Idem",
+                ["RunStorage__ApiKeysTable"] = settings.TablePrefix + "Keys",
+                ["Auth__DevelopmentKey"] = settings.ApiKey,
+                ["Auth__DevelopmentTenant"] = "tests",
+                ["DOTNET_hostBuilder__reloadConfigOnChange"] = "false",
+                ["Logging__LogLevel__Default"] = "Warning",
+            },
+        };
+        start.Environment.Remove("ASPNETCORE_URLS");
+        start.Environment.Remove("DOTNET_URLS");
+
+        var output = new ConcurrentQueue<string>();
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the local host.");
+        process.OutputDataReceived += (_, e) => Collect(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Collect(output, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var host = new LocalHostProcess(process, output, settings);
+        try
+        {
+            await host.WaitUntilReadyAsync();
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, leases and in-flight work stay as they were.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await KillAsync();
+        }
+
+        Http.Dispose();
+        _process.Dispose();
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        var lastAnswer = "no answer";
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The local host exited with {_process.ExitCode} before it was ready:{Environment.NewLine}{Output}");
+            }
+
+            try
+            {
+                using var response = await Http.GetAsync(new Uri("/v1/runs?limit=1", UriKind.Relative));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+
+                lastAnswer = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The local host was not ready within {StartTimeout} (last answer: {lastAnswer}):{Environment.NewLine}{Output}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private static void Collect(ConcurrentQueue<string> output, string? line)
+    {
+        if (line is not null)
+        {
+            output.Enqueue(line);
+        }
+    }
+}
