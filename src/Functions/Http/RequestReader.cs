@@ -122,18 +122,8 @@ public static class RequestReader
         return number;
     }
 
-    public static int QueryInt(HttpRequest request, string name, int defaultValue, int min, int max)
-    {
-        var raw = QueryValue(request, name);
-        if (raw is null)
-        {
-            return defaultValue;
-        }
-
-        return int.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
-            ? value
-            : throw ApiException.InvalidRequest($"Query parameter '{name}' must be an integer from {min} to {max}.");
-    }
+    public static int QueryInt(HttpRequest request, string name, int defaultValue, int min, int max) =>
+        (int)QueryLong(request, name, defaultValue, min, max);
 
     public static long QueryLong(HttpRequest request, string name, long defaultValue, long min, long max)
     {
