@@ -68,8 +68,10 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
         {
             var runId = RequestReader.RunId(id);
             var afterSeq = RequestReader.LastEventId(req) ?? RequestReader.QueryLong(req, "after_seq", 0, 0, 9_999_999_999);
-            await runs.GetAsync(tenant, runId, ct); // 404 before any stream starts
-            return stream.Result(runId, afterSeq);
+            var run = await runs.GetAsync(tenant, runId, ct); // 404 before any stream starts
+            // A client resuming after the terminal event gets an empty stream that ends at once, not a silent one.
+            var ended = RunStatus.IsTerminal(run.Status) && afterSeq >= run.LastEventSeq;
+            return stream.Result(runId, afterSeq, ended);
         });
 
     [Function(nameof(SignalRun))]

@@ -20,10 +20,11 @@ public sealed class RunEventStream(EventLog events, RunEventNotifier notifier, I
     private const int BatchSize = 100;
     private static readonly byte[] Heartbeat = ": keep-alive\n\n"u8.ToArray();
 
-    public IResult Result(string runId, long afterSeq) => new StreamResult(this, runId, afterSeq);
+    /// <param name="ended">The client has already seen the run's terminal event: answer with a stream that ends at once.</param>
+    public IResult Result(string runId, long afterSeq, bool ended = false) => new StreamResult(this, runId, afterSeq, ended);
 
     /// <summary>Writes the stream to <paramref name="response"/> until the run ends, the bound passes or the client leaves.</summary>
-    public async Task WriteAsync(HttpResponse response, string runId, long afterSeq, CancellationToken cancellationToken)
+    public async Task WriteAsync(HttpResponse response, string runId, long afterSeq, CancellationToken cancellationToken, bool ended = false)
     {
         var o = options.Value;
         response.StatusCode = StatusCodes.Status200OK;
@@ -33,6 +34,10 @@ public sealed class RunEventStream(EventLog events, RunEventNotifier notifier, I
         response.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         await response.StartAsync(cancellationToken);
         await response.Body.FlushAsync(cancellationToken);
+        if (ended)
+        {
+            return;
+        }
 
         var started = time.GetUtcNow();
         var end = started.AddSeconds(o.MaxDurationSeconds);
@@ -107,9 +112,9 @@ public sealed class RunEventStream(EventLog events, RunEventNotifier notifier, I
         await Task.CompletedTask;
     }
 
-    private sealed class StreamResult(RunEventStream stream, string runId, long afterSeq) : IResult
+    private sealed class StreamResult(RunEventStream stream, string runId, long afterSeq, bool ended) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext) =>
-            stream.WriteAsync(httpContext.Response, runId, afterSeq, httpContext.RequestAborted);
+            stream.WriteAsync(httpContext.Response, runId, afterSeq, httpContext.RequestAborted, ended);
     }
 }

@@ -53,6 +53,20 @@ public sealed class StreamTests
     }
 
     [Fact]
+    public async Task Stream_ResumedAfterTheTerminalEvent_EndsAtOnceWithNoFrames()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var runId = await api.CreateRunAsync(Plan(Work));
+        var log = await api.WaitForEndAsync(runId);
+        await api.WaitForStatusAsync(runId, "succeeded");
+
+        var response = await api.GetAsync($"/v1/runs/{runId}/events/stream", new Dictionary<string, string> { ["Last-Event-ID"] = log.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+            .WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(200, response.Status);
+        Assert.Empty(SseFrames.Parse(response.Body));
+    }
+
+    [Fact]
     public async Task Stream_OfAnUnknownRun_Is404BeforeAnyStreamStarts()
     {
         var api = (await RunsTestHost.GetAsync()).Api;
