@@ -13,6 +13,7 @@ namespace AgentRuns.Functions.Http;
 public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStore idempotency, ILogger<ApiEndpoint> logger)
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
+    private const string SeedItem = "AgentRuns.IdempotencySeed";
     private const int MaxIdempotencyKeyLength = 255;
 
     /// <summary>A request without a body (GET).</summary>
@@ -40,6 +41,7 @@ public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStor
             }
 
             var owned = ((IdempotencyClaim.Owned)claim).Entity;
+            request.HttpContext.Items[SeedItem] = new IdempotencySeed(owned.PartitionKey + "/" + owned.RowKey, owned.CreatedAt);
             JsonReply reply;
             try
             {
@@ -59,6 +61,13 @@ public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStor
             await idempotency.CompleteAsync(owned, reply, CancellationToken.None);
             return reply;
         });
+
+    /// <summary>
+    /// For a request with an idempotency key: a seed that stays the same across retries of that request, even one that
+    /// takes over from an attempt that died, so a handler can derive the ids of what it creates from it.
+    /// </summary>
+    public static IdempotencySeed? SeedOf(HttpRequest request) =>
+        request.HttpContext.Items.TryGetValue(SeedItem, out var seed) ? seed as IdempotencySeed : null;
 
     /// <summary>
     /// Responses that are replayed to a retry: what the request did (2xx) and what it found (404, 409).
@@ -124,3 +133,6 @@ public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStor
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled failure in {Method} {Path}")]
     private static partial void LogUnexpected(ILogger logger, Exception exception, string method, string path);
 }
+
+/// <summary>What stays the same across the retries of one idempotent request.</summary>
+public sealed record IdempotencySeed(string Key, DateTimeOffset CreatedAt);

@@ -17,7 +17,7 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
         api.HandlePostAsync(req, bodyRequired: true, async (tenant, body, ct) =>
         {
             var request = RunRequests.ParseCreate(body!.Value, options.Value.MaxSignalTimeoutSeconds);
-            var run = await runs.CreateAsync(tenant, request, durable, ct);
+            var run = await runs.CreateAsync(tenant, request, durable, ApiEndpoint.SeedOf(req), ct);
             return ApiResults.Json(run, StatusCodes.Status201Created).WithHeader("Location", $"/v1/runs/{run.Id}");
         });
 

@@ -1,7 +1,9 @@
+using System.Net;
 using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Orchestrations;
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
+using Azure;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
@@ -16,14 +18,16 @@ namespace AgentRuns.Functions.Http;
 public sealed partial class RunService(
     RunStore runs, EventLog events, PayloadRedactor redactor, IOptions<RunOptions> options, TimeProvider time, ILogger<RunService> logger)
 {
+    /// <param name="seed">Set for a request with an idempotency key: the run id derives from it, so a retry that takes
+    /// over from an attempt that died finds that attempt's run instead of making a second one.</param>
     public async Task<RunResource> CreateAsync(
-        TenantContext tenant, CreateRunRequest request, DurableTaskClient durable, CancellationToken cancellationToken)
+        TenantContext tenant, CreateRunRequest request, DurableTaskClient durable, IdempotencySeed? seed, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = seed?.CreatedAt ?? time.GetUtcNow();
         var run = new RunEntity
         {
             PartitionKey = tenant.TenantId,
-            RowKey = RunIds.New(now),
+            RowKey = seed is null ? RunIds.New(now) : RunIds.FromSeed(seed.CreatedAt, seed.Key),
             Status = RunStatus.Queued,
             CreatedAt = now,
             UpdatedAt = now,
@@ -31,7 +35,20 @@ public sealed partial class RunService(
             MetadataJson = request.MetadataJson,
             SignalTimeoutSeconds = request.SignalTimeoutSeconds ?? options.Value.DefaultSignalTimeoutSeconds,
         };
-        await runs.CreateAsync(run, cancellationToken);
+        try
+        {
+            await runs.CreateAsync(run, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (seed is not null && ex.Status == (int)HttpStatusCode.Conflict)
+        {
+            // An earlier attempt of this very request created the run, then died: finish its work, make nothing new.
+            run = await runs.GetAsync(tenant.TenantId, run.RowKey, cancellationToken) ?? throw new InvalidOperationException("A run id collided.", ex);
+            if (await durable.GetInstanceAsync(run.RowKey, getInputsAndOutputs: false, cancellationToken) is not null)
+            {
+                return RunMapper.ToResource(run);
+            }
+        }
+
         try
         {
             await durable.ScheduleNewOrchestrationInstanceAsync(

@@ -28,6 +28,10 @@ public sealed class IdempotencyEntity : ITableEntity
     /// <summary>An in-flight claim older than this is taken to be abandoned (its process died) and can be taken over.</summary>
     public DateTimeOffset LockedUntil { get; set; }
 
+    /// <summary>
+    /// When the key was first claimed. With the RowKey it seeds the ids of what the request creates, so that a retry that
+    /// takes over an abandoned claim creates the same run, which already exists, rather than a second one.
+    /// </summary>
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset ExpiresAt { get; set; }

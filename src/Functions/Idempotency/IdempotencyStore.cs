@@ -65,11 +65,19 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
             }
 
             var entity = existing.Value!;
-            var stale = entity.ExpiresAt <= now || (entity.State == IdempotencyEntity.InFlight && entity.LockedUntil <= now);
-            if (stale)
+            var expired = entity.ExpiresAt <= now;
+            var abandoned = !expired && entity.State == IdempotencyEntity.InFlight && entity.LockedUntil <= now;
+            if (abandoned && !string.Equals(entity.Fingerprint, fingerprint, StringComparison.Ordinal))
             {
-                // Expired, or its owner died mid-request: take it over, unless someone else is doing the same.
-                fresh.ETag = entity.ETag;
+                throw ApiException.IdempotencyKeyReused();
+            }
+
+            if (expired || abandoned)
+            {
+                // Expired, or its owner died mid-request: take it over, unless someone else is doing the same. A takeover
+                // of an abandoned request keeps its CreatedAt, so the retry derives the same resource ids (see
+                // IdempotencyEntity.CreatedAt) and finds what the dead attempt made instead of making it again.
+                fresh.CreatedAt = abandoned ? entity.CreatedAt : now;
                 try
                 {
                     var replaced = await _table.UpdateEntityAsync(fresh, entity.ETag, TableUpdateMode.Replace, cancellationToken);

@@ -16,19 +16,28 @@ public static partial class RunIds
 
     public static string New(DateTimeOffset now)
     {
+        Span<byte> random = stackalloc byte[16];
+        RandomNumberGenerator.Fill(random);
+        return Create(now, random);
+    }
+
+    /// <summary>The same id for the same seed: the run of an idempotent create, so that a retry finds it.</summary>
+    public static string FromSeed(DateTimeOffset createdAt, string seed) =>
+        Create(createdAt, SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(seed)).AsSpan(0, 16));
+
+    private static string Create(DateTimeOffset time, ReadOnlySpan<byte> entropy)
+    {
         Span<char> chars = stackalloc char[26];
-        var inverted = MaxMilliseconds - now.ToUnixTimeMilliseconds();
+        var inverted = MaxMilliseconds - time.ToUnixTimeMilliseconds();
         for (var i = 9; i >= 0; i--)
         {
             chars[i] = Alphabet[(int)(inverted & 31)];
             inverted >>= 5;
         }
 
-        Span<byte> random = stackalloc byte[16];
-        RandomNumberGenerator.Fill(random);
         for (var i = 0; i < 16; i++)
         {
-            chars[10 + i] = Alphabet[random[i] & 31];
+            chars[10 + i] = Alphabet[entropy[i] & 31];
         }
 
         return Prefix + new string(chars);

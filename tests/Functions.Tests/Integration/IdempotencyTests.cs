@@ -73,6 +73,31 @@ public sealed class IdempotencyTests
     }
 
     [Fact]
+    public async Task ARetryAfterTheFirstAttemptDiedMidRequest_FindsItsRun_AndMakesNoSecond()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var key = Guid.NewGuid().ToString();
+        var first = await api.PostAsync("/v1/runs", Create, Key(key));
+        Assert.Equal(201, first.Status);
+
+        // As if the process died after creating the run but before storing the response: the claim is left in flight
+        // and its lock runs out.
+        var row = IdempotencyStore.RowKeyFor("POST", "/v1/runs", key);
+        var claim = (await host.Tables.Idempotency.GetEntityAsync<IdempotencyEntity>(api.TenantId, row)).Value;
+        claim.State = IdempotencyEntity.InFlight;
+        claim.LockedUntil = DateTimeOffset.UtcNow.AddSeconds(-1);
+        await host.Tables.Idempotency.UpdateEntityAsync(claim, claim.ETag);
+
+        var retry = await api.PostAsync("/v1/runs", Create, Key(key));
+
+        Assert.Equal(201, retry.Status);
+        Assert.Equal(first.Json.GetProperty("id").GetString(), retry.Json.GetProperty("id").GetString());
+        Assert.Equal(1, (await api.GetAsync("/v1/runs?limit=100")).Json.GetProperty("data").GetArrayLength());
+        await api.WaitForEventAsync(first.Json.GetProperty("id").GetString()!, "run.awaiting_input");
+    }
+
+    [Fact]
     public async Task TwentyParallelCreatesWithOneKey_MakeOneRun()
     {
         var api = await (await RunsTestHost.GetAsync()).NewTenantAsync();

@@ -16,6 +16,15 @@ public sealed class RunIdsTests
         Assert.Equal(1000, Enumerable.Range(0, 1000).Select(_ => RunIds.New(t)).Distinct().Count());
     }
 
+    [Fact]
+    public void SeededIds_AreStablePerSeed_AndDifferAcrossSeeds()
+    {
+        var t = new DateTimeOffset(2026, 3, 26, 14, 35, 1, TimeSpan.Zero);
+        Assert.Equal(RunIds.FromSeed(t, "tenant/abc"), RunIds.FromSeed(t, "tenant/abc"));
+        Assert.NotEqual(RunIds.FromSeed(t, "tenant/abc"), RunIds.FromSeed(t, "tenant/abd"));
+        Assert.True(RunIds.IsWellFormed(RunIds.FromSeed(t, "x")));
+    }
+
     [Theory]
     [InlineData("run_abc123", false, false)]
     [InlineData("run_'or'1'eq'1", false, true)]
