@@ -1,4 +1,7 @@
 using AgentRuns.Functions.Orchestrations;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
 using DurableTask.AzureStorage;
 using DurableTask.Core;
 using Microsoft.DurableTask.Client;
@@ -22,7 +25,7 @@ public static class DurableAzureStorageExtensions
         ArgumentNullException.ThrowIfNull(options);
         services.AddSingleton(sp => new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
         {
-            StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnectionString),
+            StorageAccountClientProvider = CreateClientProvider(options.StorageConnectionString, sp.GetService<StorageRequestCounter>()),
             TaskHubName = options.HubName ?? "AgentRuns",
             WorkerId = options.WorkerId,
             UseTablePartitionManagement = true,
@@ -40,6 +43,18 @@ public static class DurableAzureStorageExtensions
         services.AddDurableTaskClient(builder => builder.UseGrpc(sidecar));
         return services;
     }
+
+    /// <summary>The backend's storage clients; with the storage request counter's policy when counting is on.</summary>
+    private static StorageAccountClientProvider CreateClientProvider(string connectionString, StorageRequestCounter? counter) =>
+        counter is null
+            ? new StorageAccountClientProvider(connectionString)
+            : new StorageAccountClientProvider(
+                StorageServiceClientProvider.ForBlob(
+                    connectionString, counter.Attach(new BlobClientOptions(), StorageRequestCounter.Durable, StorageRequestCounter.Blobs)),
+                StorageServiceClientProvider.ForQueue(
+                    connectionString, counter.Attach(new QueueClientOptions(), StorageRequestCounter.Durable, StorageRequestCounter.Queues)),
+                StorageServiceClientProvider.ForTable(
+                    connectionString, counter.Attach(new TableClientOptions(), StorageRequestCounter.Durable, StorageRequestCounter.Tables)));
 
     /// <summary>
     /// Creates the task hub (queues, tables, containers) if needed, maps the sidecar, and stops the worker first on

@@ -29,6 +29,12 @@ public sealed class LocalHostOptions
     /// <summary>Overrides host.json's <c>extensions.durableTask.storageProvider.maxQueuePollingInterval</c>.</summary>
     public TimeSpan? MaxQueuePollingInterval { get; set; }
 
+    /// <summary>
+    /// Counts the storage requests of the app's tables and of the Durable backend, served at
+    /// <c>GET /_localhost/storage-requests</c> (reset with POST). For the benchmarks; off by default.
+    /// </summary>
+    public bool CountStorageRequests { get; set; }
+
     /// <summary>The Durable storage connection string (<c>AzureWebJobsStorage</c>, as in the Functions app).</summary>
     public string StorageConnectionString { get; set; } = "UseDevelopmentStorage=true";
 

@@ -12,10 +12,16 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.Listen(IPAddress.Loopback, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
     kestrel.Listen(IPAddress.Loopback, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
 });
+if (options.CountStorageRequests)
+{
+    builder.Services.AddStorageRequestCounting();
+}
+
 builder.Services.AddRunsServices();
 builder.Services.AddDurableOnAzureStorage(options);
 
 var app = builder.Build();
+app.UseLocalHostDiagnostics(options.HttpPort);
 app.MapFunctions(typeof(RunsServiceCollectionExtensions).Assembly, options.HttpPort);
 await app.UseDurableOnAzureStorageAsync(options);
 await app.RunAsync();

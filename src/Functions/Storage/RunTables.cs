@@ -7,8 +7,10 @@ namespace AgentRuns.Functions.Storage;
 /// <summary>The table clients of the service, built once from <see cref="RunStorageOptions"/>.</summary>
 public sealed class RunTables
 {
-    public RunTables(IOptions<RunStorageOptions> options)
-        : this(CreateService(options.Value), options.Value)
+    /// <param name="clientOptions">Client options registered in DI, if any (the local host counts storage requests with
+    /// them); the SDK's defaults otherwise.</param>
+    public RunTables(IOptions<RunStorageOptions> options, TableClientOptions? clientOptions = null)
+        : this(CreateService(options.Value, clientOptions), options.Value)
     {
     }
 
@@ -24,12 +26,13 @@ public sealed class RunTables
 
     public TableServiceClient Service { get; }
 
-    private static TableServiceClient CreateService(RunStorageOptions o) => !string.IsNullOrWhiteSpace(o.ConnectionString)
-        ? new TableServiceClient(o.ConnectionString)
+    private static TableServiceClient CreateService(RunStorageOptions o, TableClientOptions? clientOptions) => !string.IsNullOrWhiteSpace(o.ConnectionString)
+        ? new TableServiceClient(o.ConnectionString, clientOptions)
         : new TableServiceClient(
             o.TableServiceUri ?? throw new InvalidOperationException("RunStorage:TableServiceUri is not set."),
             new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(
-                o.ClientId ?? throw new InvalidOperationException("RunStorage:ClientId is not set."))));
+                o.ClientId ?? throw new InvalidOperationException("RunStorage:ClientId is not set."))),
+            clientOptions);
 
     public TableClient Runs { get; }
 

@@ -1,0 +1,278 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
+
+namespace AgentRuns.Benchmarks.Infra;
+
+/// <summary>What one local host instance is: ports, task hub, tables and API key, all fresh.</summary>
+public sealed record HostSettings(int HttpPort, int GrpcPort, string HubName, string TablePrefix, string ApiKey, string Tenant)
+{
+    public static HostSettings Fresh(string label)
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        var ports = FreePorts.Take(2);
+        var name = "b" + new string(label.Where(char.IsAsciiLetterOrDigit).Take(10).ToArray()).ToLowerInvariant() + id;
+        return new HostSettings(ports[0], ports[1], name, name, "ark_bench_" + Guid.NewGuid().ToString("N"), "bench");
+    }
+
+    public string RunsTable => TablePrefix + "Runs";
+
+    public string EventsTable => TablePrefix + "Events";
+}
+
+/// <summary>
+/// The local host as a child process (<c>dotnet AgentRuns.LocalHost.dll</c>), as the end-to-end tests start it: configured
+/// by environment variables, on its own ports, task hub and tables, with storage request counting on; ready once the API
+/// answers. One per scenario, so that no scenario inherits another's tables (Azurite's queries scan whole tables).
+/// </summary>
+public sealed class HostProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly string _storage;
+
+    private HostProcess(Process process, HostSettings settings, string storage)
+    {
+        _process = process;
+        _storage = storage;
+        Settings = settings;
+        var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = 4096,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10),
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            UseProxy = false,
+        };
+        Http = new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{settings.HttpPort}"), Timeout = TimeSpan.FromSeconds(120) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
+        Tables = new TableServiceClient(storage);
+    }
+
+    public HostSettings Settings { get; }
+
+    public HttpClient Http { get; }
+
+    /// <summary>The same storage, for the benchmark's own reads and writes (not counted: they are not the app's).</summary>
+    public TableServiceClient Tables { get; }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>Where each host's output (warnings and errors) is saved when it stops; not saved if null.</summary>
+    public static string? LogDirectory { get; set; }
+
+    public string Output => string.Join(Environment.NewLine, _output.TakeLast(200));
+
+    public static async Task<HostProcess> StartAsync(string storageConnectionString, HostSettings settings)
+    {
+        var assembly = Path.Combine(AppContext.BaseDirectory, "AgentRuns.LocalHost.dll");
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            ArgumentList = { assembly },
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            Environment =
+            {
+                ["LocalHost__HttpPort"] = settings.HttpPort.ToString(CultureInfo.InvariantCulture),
+                ["LocalHost__GrpcPort"] = settings.GrpcPort.ToString(CultureInfo.InvariantCulture),
+                ["LocalHost__HubName"] = settings.HubName,
+                ["LocalHost__WorkerId"] = "bench",
+                ["LocalHost__CountStorageRequests"] = "true",
+                ["AzureWebJobsStorage"] = storageConnectionString,
+                ["RunStorage__ConnectionString"] = storageConnectionString,
+                ["RunStorage__RunsTable"] = settings.TablePrefix + "Runs",
+                ["RunStorage__EventsTable"] = settings.TablePrefix + "Events",
+                ["RunStorage__IdempotencyTable"] = settings.TablePrefix + "Idem",
+                ["RunStorage__ApiKeysTable"] = settings.TablePrefix + "Keys",
+                ["Auth__DevelopmentKey"] = settings.ApiKey,
+                ["Auth__DevelopmentTenant"] = settings.Tenant,
+                ["DOTNET_hostBuilder__reloadConfigOnChange"] = "false",
+                ["Logging__LogLevel__Default"] = "Warning",
+                ["Logging__LogLevel__AgentRuns"] = "Warning",
+                ["Logging__LogLevel__AgentRuns.LocalHost"] = "Warning",
+                ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Warning",
+            },
+        };
+        start.Environment.Remove("ASPNETCORE_URLS");
+        start.Environment.Remove("DOTNET_URLS");
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the local host.");
+        Children.Add(process);
+        var host = new HostProcess(process, settings, storageConnectionString);
+        process.OutputDataReceived += (_, e) => host.Collect(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Collect(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await host.WaitUntilReadyAsync();
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Storage requests counted by the host since the last reset.</summary>
+    public async Task<StorageCounts> ReadStorageRequestsAsync(bool reset)
+    {
+        using var request = new HttpRequestMessage(reset ? HttpMethod.Post : HttpMethod.Get, "/_localhost/storage-requests");
+        using var response = await Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return StorageCounts.Parse(await response.Content.ReadAsStringAsync(), Settings);
+    }
+
+    /// <summary>The host's memory: RSS from /proc, GC heap from the host's diagnostics route (after a full GC if asked).</summary>
+    public async Task<MemorySample> ReadMemoryAsync(bool collect)
+    {
+        using var response = await Http.GetAsync(new Uri($"/_localhost/memory?collect={(collect ? "true" : "false")}", UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = json.RootElement;
+        var status = ProcStatus(ProcessId);
+        return new MemorySample(
+            RssBytes: status.GetValueOrDefault("VmRSS"),
+            PeakRssBytes: status.GetValueOrDefault("VmHWM"),
+            GcHeapBytes: root.GetProperty("gc_heap_bytes").GetInt64(),
+            GcCommittedBytes: root.GetProperty("gc_committed_bytes").GetInt64(),
+            Collected: collect,
+            ServerGc: root.GetProperty("server_gc").GetBoolean(),
+            Threads: root.GetProperty("threads").GetInt32());
+    }
+
+    /// <summary>Seconds of CPU the host process has used (user + system), from /proc/&lt;pid&gt;/stat.</summary>
+    public double CpuSeconds() => ProcCpuSeconds(ProcessId);
+
+    public static double ProcCpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / 100.0; // USER_HZ is 100 on Linux
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        Http.Dispose();
+        _process.Dispose();
+        if (LogDirectory is not null)
+        {
+            Directory.CreateDirectory(LogDirectory);
+            await File.WriteAllLinesAsync(Path.Combine(LogDirectory, Settings.HubName + ".log"), _output);
+        }
+
+        await DeleteStorageAsync();
+    }
+
+    /// <summary>Deletes this host's tables, queues and containers, so that Azurite does not carry them into the next scenario.</summary>
+    private async Task DeleteStorageAsync()
+    {
+        try
+        {
+            var prefix = Settings.HubName.ToLowerInvariant();
+            await foreach (var table in Tables.QueryAsync())
+            {
+                if (table.Name.StartsWith(Settings.TablePrefix, StringComparison.OrdinalIgnoreCase)
+                    || table.Name.StartsWith(Settings.HubName, StringComparison.OrdinalIgnoreCase))
+                {
+                    await Tables.DeleteTableAsync(table.Name);
+                }
+            }
+
+            var queues = new QueueServiceClient(_storage);
+            await foreach (var queue in queues.GetQueuesAsync(prefix: prefix))
+            {
+                await queues.DeleteQueueAsync(queue.Name);
+            }
+
+            var blobs = new BlobServiceClient(_storage);
+            await foreach (var container in blobs.GetBlobContainersAsync(prefix: prefix))
+            {
+                await blobs.DeleteBlobContainerAsync(container.Name);
+            }
+        }
+        catch (Azure.RequestFailedException)
+        {
+            // Best effort: the Azurite is in memory and goes away with the run.
+        }
+    }
+
+    private static Dictionary<string, long> ProcStatus(int pid)
+    {
+        var values = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            var parts = line.Split(':', 2);
+            if (parts.Length == 2 && parts[1].Trim().EndsWith(" kB", StringComparison.Ordinal)
+                && long.TryParse(parts[1].Trim()[..^3], NumberStyles.Integer, CultureInfo.InvariantCulture, out var kb))
+            {
+                values[parts[0]] = kb * 1024;
+            }
+        }
+
+        return values;
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The local host exited with {_process.ExitCode}:{Environment.NewLine}{Output}");
+            }
+
+            try
+            {
+                using var response = await Http.GetAsync(new Uri("/v1/runs?limit=1", UriKind.Relative));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The local host was not ready within {StartTimeout}:{Environment.NewLine}{Output}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private void Collect(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue(line);
+        while (_output.Count > 5000 && _output.TryDequeue(out _))
+        {
+        }
+    }
+}
+
+public sealed record MemorySample(long RssBytes, long PeakRssBytes, long GcHeapBytes, long GcCommittedBytes, bool Collected, bool ServerGc, int Threads);

@@ -1,0 +1,150 @@
+using AgentRuns.Benchmarks.Infra;
+
+namespace AgentRuns.Benchmarks;
+
+/// <summary>How much of everything one benchmark run does. <see cref="Full"/> is the documented run (~15 min on 2 cores).</summary>
+public sealed record Plan(
+    string Name,
+    int WarmupRuns,
+    int BaselineSeconds,
+    int CostRuns,
+    IReadOnlyList<SignalPlan> Signal,
+    int SequentialPairs,
+    int AppendRuns,
+    int AppendSteps,
+    int AppendConcurrency,
+    int WriterStreams,
+    int WriterAppends,
+    IReadOnlyList<int> Clients,
+    int ThroughputSeconds,
+    int CreateSamples,
+    int WaitingRuns)
+{
+    public static readonly Plan Full = new(
+        "full", WarmupRuns: 2, BaselineSeconds: 60, CostRuns: 20, Signal: [new(0, 50, 4), new(5, 50, 4), new(40, 50, 4)],
+        SequentialPairs: 20, AppendRuns: 24, AppendSteps: 10, AppendConcurrency: 8, WriterStreams: 20, WriterAppends: 10,
+        Clients: [1, 8, 32], ThroughputSeconds: 15, CreateSamples: 300, WaitingRuns: 1000);
+
+    /// <summary>A smoke run of every scenario (~3 min): the numbers mean little.</summary>
+    public static readonly Plan Quick = new(
+        "quick", WarmupRuns: 1, BaselineSeconds: 10, CostRuns: 3, Signal: [new(0, 5, 2), new(5, 5, 2)],
+        SequentialPairs: 3, AppendRuns: 2, AppendSteps: 3, AppendConcurrency: 2, WriterStreams: 3, WriterAppends: 3,
+        Clients: [1, 4], ThroughputSeconds: 5, CreateSamples: 20, WaitingRuns: 50);
+}
+
+/// <summary>Signal rounds after <paramref name="IdleSeconds"/> of idle: <paramref name="Batch"/> runs signalled at once, <paramref name="Rounds"/> times.</summary>
+public sealed record SignalPlan(int IdleSeconds, int Batch, int Rounds);
+
+public sealed class Results
+{
+    public required DateTimeOffset StartedAt { get; init; }
+
+    public required string Command { get; init; }
+
+    public required Plan Plan { get; init; }
+
+    public required MachineInfo Machine { get; set; }
+
+    public double DurationSeconds { get; set; }
+
+    public SignalResults? Signal { get; set; }
+
+    public AppendResults? Append { get; set; }
+
+    public CostResults? Cost { get; set; }
+
+    public List<ThroughputResult> Throughput { get; } = [];
+
+    public CreateResults? Create { get; set; }
+
+    public WaitingResult? Waiting { get; set; }
+
+    public List<MicroResult> Micro { get; } = [];
+
+    /// <summary>How the scenarios without a method of their own were measured (throughput, waiting, micro).</summary>
+    public Dictionary<string, string> Methods { get; } = [];
+
+    public List<string> Errors { get; } = [];
+}
+
+/// <summary>One way of signalling (<c>api</c>: POST /signal; <c>raise_event</c>: DurableTaskClient.RaiseEventAsync) after one idle time.</summary>
+public sealed record SignalCase(
+    string Path,
+    int IdleSeconds,
+    int Batch,
+    int Rounds,
+    Latency Resume,
+    Latency FastestOfBatch,
+    Latency Call);
+
+public sealed record Ratio(double P50, double P95, double P99)
+{
+    public static Ratio Of(Latency a, Latency b) => new(Math.Round(a.P50 / b.P50, 2), Math.Round(a.P95 / b.P95, 2), Math.Round(a.P99 / b.P99, 2));
+}
+
+public sealed record SequentialComparison(int Pairs, Latency Api, Latency RaiseEvent, Ratio Ratio);
+
+public sealed record SignalResults(string Method, List<SignalCase> Cases, Ratio? BatchRatio, SequentialComparison? Sequential);
+
+public sealed record AppendResults(string Method, Latency InProcess, Latency OtherWriter);
+
+/// <summary>Storage requests by service and sender.</summary>
+public sealed record StorageSummary(
+    double Total, double Tables, double Queues, double Blobs, double AppTables, double DurableTables, double DurableQueues, double DurableBlobs)
+{
+    public static StorageSummary Of(StorageCounts c) => new(
+        R(c.Total), R(c.Of(service: "tables")), R(c.Of(service: "queues")), R(c.Of(service: "blobs")),
+        R(c.Of("app", "tables")), R(c.Of("durable", "tables")), R(c.Of("durable", "queues")), R(c.Of("durable", "blobs")));
+
+    private static double R(double v) => Math.Round(v, 1);
+}
+
+/// <summary>A kind of storage request: how many, and how long each took on average as the host saw it (send to response).</summary>
+public sealed record RequestLine(string Source, string Service, string Method, string Resource, double Count, double? MsEach);
+
+public sealed record CostResults(
+    string Method,
+    double BaselineSeconds,
+    StorageSummary IdleHostPerMinute,
+    int ApproveFlowRuns,
+    StorageSummary PerApproveFlowRun,
+    double IdleStreamMinutes,
+    StorageSummary? PerIdleStreamMinute,
+    List<RequestLine> IdleHostTop,
+    List<RequestLine> PerRunTop,
+    List<RequestLine>? IdleStreamTop);
+
+public sealed record ThroughputResult(
+    int Clients,
+    int Runs,
+    double Seconds,
+    double RunsPerSecond,
+    Latency Create,
+    Latency SignalToResume,
+    Latency Flow,
+    double HostCores,
+    double AzuriteCores,
+    double BenchCores,
+    double StorageRequestsPerSecond,
+    List<RequestLine> StorageByTime);
+
+public sealed record CreateResults(string Method, Latency Sequential);
+
+public sealed record WaitingResult(
+    int Runs,
+    double CreateSeconds,
+    double AllWaitingSeconds,
+    MemorySample Idle,
+    MemorySample IdleCollected,
+    MemorySample Waiting,
+    MemorySample WaitingCollected,
+    double RssBytesPerRun,
+    double LiveHeapBytesPerRun,
+    double SignalAllSeconds,
+    double ResumeAllSeconds,
+    Latency SignalCall,
+    MemorySample AfterResume,
+    double StorageRequestsPerSecond,
+    List<RequestLine> StorageByTime);
+
+public sealed record MicroResult(string Name, double MeanNs, double StdErrNs, double? AllocatedBytes);
