@@ -45,9 +45,9 @@ var results = new Results
 
 if (!microOnly)
 {
-    await using var azurite = await AzuriteServer.StartAsync(root);
+    var azurite = await AzuriteServer.StartAsync(root);
     results.Machine = await MachineInfo.CollectAsync(azurite.Version);
-    var context = new BenchContext(plan, azurite, results);
+    await using var context = new BenchContext(plan, azurite, root, results);
     results.Methods["throughput"] = ThroughputScenario.Method;
     results.Methods["waiting"] = WaitingScenario.Method(plan);
     (string Name, Func<BenchContext, Task> Run)[] scenarios =
@@ -72,6 +72,8 @@ if (!microOnly)
             results.Errors.Add($"{name}: {ex.GetType().Name}: {ex.Message}");
         }
     }
+
+    context.CollectWarnings();
 }
 else
 {
@@ -86,12 +88,12 @@ if (!e2eOnly)
 
 results.Machine = results.Machine with { LoadAfter = MachineInfo.LoadAverage() };
 results.DurationSeconds = Math.Round(Clock.MsSince(started) / 1000, 1);
-await File.WriteAllTextAsync(Path.Combine(output, "benchmarks.json"), Report.ToJson(results));
-await File.WriteAllTextAsync(Path.Combine(output, "benchmarks.md"), Report.ToMarkdown(results));
+await File.WriteAllTextAsync(Path.Combine(output, "results.json"), Report.ToJson(results));
+await File.WriteAllTextAsync(Path.Combine(output, "results.md"), Report.ToMarkdown(results));
 
 Console.WriteLine();
 Console.WriteLine(Report.Headline(results));
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Took {results.DurationSeconds / 60:F1} min. Wrote {Path.Combine(output, "benchmarks.json")} and benchmarks.md."));
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Took {results.DurationSeconds / 60:F1} min. Wrote {Path.Combine(output, "results.json")} and results.md."));
 foreach (var error in results.Errors)
 {
     Console.WriteLine($"ERROR {error}");

@@ -17,6 +17,7 @@ public sealed class AzuriteServer : IAsyncDisposable
     private const string Account = "benchaccount";
     private readonly Process _process;
     private readonly string _directory;
+    private bool _disposed;
 
     private AzuriteServer(Process process, string directory, int blobPort, int queuePort, int tablePort, string key, string version)
     {
@@ -68,6 +69,14 @@ public sealed class AzuriteServer : IAsyncDisposable
             UseShellExecute = false,
             Environment = { ["AZURITE_ACCOUNTS"] = $"{Account}:{key}" },
         };
+        // BENCH_AZURITE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node options for profiling the emulator
+        // (node refuses --cpu-prof in NODE_OPTIONS). The profile is written when Azurite exits on SIGINT.
+        var nodeArgs = Environment.GetEnvironmentVariable("BENCH_AZURITE_NODE_ARGS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        for (var i = 0; i < nodeArgs.Length; i++)
+        {
+            start.ArgumentList.Insert(i, nodeArgs[i]);
+        }
+
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start node.");
         Children.Add(process);
         process.OutputDataReceived += (_, _) => { };
@@ -96,10 +105,31 @@ public sealed class AzuriteServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
-            _process.Kill(entireProcessTree: true); // in memory: nothing to save
-            await _process.WaitForExitAsync();
+            // SIGINT lets it close its servers (and write a CPU profile with BENCH_AZURITE_NODE_ARGS=--cpu-prof); in memory,
+            // there is nothing to save, so it is killed if it takes long.
+            using (var interrupt = Process.Start("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync();
+            }
+
+            using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await _process.WaitForExitAsync(stopped.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
         }
 
         _process.Dispose();

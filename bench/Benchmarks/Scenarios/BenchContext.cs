@@ -5,14 +5,22 @@ using Microsoft.Extensions.Logging;
 
 namespace AgentRuns.Benchmarks.Scenarios;
 
-/// <summary>What the end-to-end scenarios share: the plan, the Azurite, the results, the progress log.</summary>
-public sealed class BenchContext(Plan plan, AzuriteServer azurite, Results results)
+/// <summary>
+/// What the end-to-end scenarios share: the plan, the results, the progress log, and the emulator of the current host.
+/// Every host gets an Azurite of its own: the emulator keeps all queue messages of an account in one collection whose
+/// indexes it rebuilds after writes, so messages a previous host left behind (the timers of its runs' deadlines stay
+/// queued until due, even when the signal won) would slow every later scenario down.
+/// </summary>
+public sealed class BenchContext(Plan plan, AzuriteServer azurite, string repositoryRoot, Results results) : IAsyncDisposable
 {
     private readonly long _started = Clock.Now;
+    private readonly List<(string Label, HostProcess Host)> _hosts = [];
+    private bool _azuriteUsed;
 
     public Plan Plan { get; } = plan;
 
-    public AzuriteServer Azurite { get; } = azurite;
+    /// <summary>The emulator of the host started last.</summary>
+    public AzuriteServer Azurite { get; private set; } = azurite;
 
     public Results Results { get; } = results;
 
@@ -25,7 +33,15 @@ public sealed class BenchContext(Plan plan, AzuriteServer azurite, Results resul
     /// <summary>A fresh local host (own ports, hub and tables), warmed up with a few approve flows and then left to settle.</summary>
     public async Task<HostProcess> StartHostAsync(string label)
     {
+        if (_azuriteUsed)
+        {
+            await Azurite.DisposeAsync(); // its previous host is gone: every scenario disposes its host first
+            Azurite = await AzuriteServer.StartAsync(repositoryRoot);
+        }
+
+        _azuriteUsed = true;
         var host = await HostProcess.StartAsync(Azurite.ConnectionString, HostSettings.Fresh(label));
+        _hosts.Add((label, host));
         try
         {
             for (var i = 0; i < Plan.WarmupRuns; i++)
@@ -40,6 +56,19 @@ public sealed class BenchContext(Plan plan, AzuriteServer azurite, Results resul
         {
             await host.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>Records what every host of the run logged at warning level or above.</summary>
+    public void CollectWarnings()
+    {
+        foreach (var (label, host) in _hosts)
+        {
+            var warnings = host.Warnings();
+            if (warnings.Count > 0)
+            {
+                Results.HostWarnings[label] = warnings;
+            }
         }
     }
 
@@ -62,4 +91,6 @@ public sealed class BenchContext(Plan plan, AzuriteServer azurite, Results resul
     }
 
     public static long After(long timestamp, TimeSpan span) => timestamp + (long)(span.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
+    public ValueTask DisposeAsync() => Azurite.DisposeAsync();
 }
