@@ -25,8 +25,12 @@ public static class Report
     public static string Headline(Results r)
     {
         var md = new StringBuilder();
-        md.AppendLine("| measure | p50 | p95 | p99 | n |");
-        md.AppendLine("|---|---:|---:|---:|---:|");
+        if (r.Signal is not null || r.Append is not null || r.Create is not null)
+        {
+            md.AppendLine("| measure | p50 | p95 | p99 | n |");
+            md.AppendLine("|---|---:|---:|---:|---:|");
+        }
+
         foreach (var c in r.Signal?.Cases ?? [])
         {
             Row(md, $"signal → resume, {c.Path}, idle {c.IdleSeconds} s (ms)", c.Resume);
@@ -34,7 +38,7 @@ public static class Report
 
         if (r.Signal?.BatchRatio is { } ratio)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"| api ÷ raise_event, idle 0 s batches | {ratio.P50:F2}× | {ratio.P95:F2}× | {ratio.P99:F2}× | |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| api ÷ raise_event, idle 0 s rounds | {ratio.P50:F2}× | {ratio.P95:F2}× | {ratio.P99:F2}× | |");
         }
 
         if (r.Signal?.Sequential is { } seq)
@@ -86,7 +90,9 @@ public static class Report
         {
             md.AppendLine(
                 I($"{w.Runs} runs waiting: RSS {MiB(w.Waiting.RssBytes)} (idle {MiB(w.Idle.RssBytes)}), live GC heap {MiB(w.WaitingCollected.GcHeapBytes)} ") +
-                I($"(idle {MiB(w.IdleCollected.GcHeapBytes)}); all resumed and succeeded {w.ResumeAllSeconds:F1} s after the first signal."));
+                I($"(idle {MiB(w.IdleCollected.GcHeapBytes)}); ") + (w.ResumeAllSeconds is { } all
+                    ? I($"all resumed and succeeded {all:F1} s after the first signal.")
+                    : I($"{w.Resumed} of {w.Runs} resumed and succeeded within the {r.Plan.ResumeCapSeconds} s cap.")));
         }
 
         return md.ToString();
@@ -100,7 +106,7 @@ public static class Report
         md.AppendLine(
             I($"Measured on the local host (`src/LocalHost`) against Azurite on one machine, with `{r.Command}` ") +
             I($"({r.StartedAt:yyyy-MM-dd HH:mm} UTC, plan `{r.Plan.Name}`, {r.DurationSeconds / 60:F1} min). ") +
-            "The same run wrote `benchmarks.json` with every figure. Latencies in milliseconds, percentiles by nearest rank.");
+            "The same run wrote `results.json` with every figure. Latencies in milliseconds, percentiles by nearest rank.");
         md.AppendLine();
         Machine(md, r.Machine);
         md.AppendLine("## Headline");
@@ -114,13 +120,13 @@ public static class Report
             md.AppendLine();
             md.AppendLine(s.Method);
             md.AppendLine();
-            md.AppendLine("| path | idle | batch × rounds | n | p50 | p95 | p99 | max | fastest of batch: median / max | call p50 / p95 |");
+            md.AppendLine("| path | idle | runs × rounds | n | p50 | p95 | p99 | max | first of round: median / max | call p50 / p95 |");
             md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var c in s.Cases)
             {
                 md.AppendLine(
                     I($"| {c.Path} | {c.IdleSeconds} s | {c.Batch} × {c.Rounds} | {c.Resume.N} | {Ms(c.Resume.P50)} | {Ms(c.Resume.P95)} | {Ms(c.Resume.P99)} | ") +
-                    I($"{Ms(c.Resume.Max)} | {Ms(c.FastestOfBatch.P50)} / {Ms(c.FastestOfBatch.Max)} | {Ms(c.Call.P50)} / {Ms(c.Call.P95)} |"));
+                    I($"{Ms(c.Resume.Max)} | {Ms(c.FirstOfRound.P50)} / {Ms(c.FirstOfRound.Max)} | {Ms(c.Call.P50)} / {Ms(c.Call.P95)} |"));
             }
 
             md.AppendLine();
@@ -129,7 +135,7 @@ public static class Report
             {
                 md.AppendLine();
                 md.AppendLine(
-                    I($"API ÷ bare RaiseEventAsync, idle 0 s batches: p50 {ratio.P50:F2}×, p95 {ratio.P95:F2}×, p99 {ratio.P99:F2}×."));
+                    I($"API ÷ bare RaiseEventAsync, idle 0 s rounds (all signals of each path): p50 {ratio.P50:F2}×, p95 {ratio.P95:F2}×, p99 {ratio.P99:F2}×."));
             }
 
             if (s.Sequential is { } seq)
@@ -228,7 +234,19 @@ public static class Report
             md.AppendLine(CultureInfo.InvariantCulture, $"| create all {w.Runs:N0} | {w.CreateSeconds:F1} |");
             md.AppendLine(CultureInfo.InvariantCulture, $"| from the first create until all wait for input | {w.AllWaitingSeconds:F1} |");
             md.AppendLine(CultureInfo.InvariantCulture, $"| send all {w.Runs:N0} signals (202s) | {w.SignalAllSeconds:F1} |");
-            md.AppendLine(CultureInfo.InvariantCulture, $"| **resume all: first signal until all succeeded** | **{w.ResumeAllSeconds:F1}** |");
+            md.AppendLine(w.ResumeAllSeconds is { } all
+                ? I($"| **resume all: first signal until all succeeded** | **{all:F1}** |")
+                : I($"| **resume all: {w.Resumed:N0} of {w.Runs:N0} succeeded when the {r.Plan.ResumeCapSeconds} s cap ended the wait** | **—** |"));
+            md.AppendLine();
+            md.AppendLine(I($"While resuming: host {w.HostCores:F2} cores, Azurite {w.AzuriteCores:F2} cores (CPU seconds per second)."));
+            md.AppendLine();
+            md.AppendLine("| seconds after the first signal | runs succeeded |");
+            md.AppendLine("|---:|---:|");
+            foreach (var point in w.Timeline)
+            {
+                md.AppendLine(I($"| {point.Seconds:F0} | {point.Succeeded:N0} |"));
+            }
+
             md.AppendLine();
             md.AppendLine(
                 I($"Signal call under that load: p50 {Ms(w.SignalCall.P50)} ms, p95 {Ms(w.SignalCall.P95)} ms, p99 {Ms(w.SignalCall.P99)} ms."));
@@ -259,6 +277,25 @@ public static class Report
             foreach (var m in r.Micro)
             {
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {m.Name} | {Ns(m.MeanNs)} | {Ns(m.StdErrNs)} | {(m.AllocatedBytes is { } b ? $"{b:N0} B" : "?")} |");
+            }
+
+            md.AppendLine();
+        }
+
+        if (r.HostWarnings.Count > 0)
+        {
+            md.AppendLine("## What the hosts logged");
+            md.AppendLine();
+            md.AppendLine("Warnings and errors of each scenario's host (ids taken out), with how often:");
+            md.AppendLine();
+            md.AppendLine("| host | message | times |");
+            md.AppendLine("|---|---|---:|");
+            foreach (var (host, warnings) in r.HostWarnings)
+            {
+                foreach (var (message, count) in warnings.OrderByDescending(w => w.Value))
+                {
+                    md.AppendLine(I($"| {host} | {message.Replace("|", "\\|", StringComparison.Ordinal)} | {count} |"));
+                }
             }
 
             md.AppendLine();

@@ -2,7 +2,7 @@ using AgentRuns.Benchmarks.Infra;
 
 namespace AgentRuns.Benchmarks;
 
-/// <summary>How much of everything one benchmark run does. <see cref="Full"/> is the documented run (~15 min on 2 cores).</summary>
+/// <summary>How much of everything one benchmark run does. <see cref="Full"/> is the documented run (~24 min on 2 cores).</summary>
 public sealed record Plan(
     string Name,
     int WarmupRuns,
@@ -18,18 +18,21 @@ public sealed record Plan(
     IReadOnlyList<int> Clients,
     int ThroughputSeconds,
     int CreateSamples,
-    int WaitingRuns)
+    int WaitingRuns,
+    int ResumeCapSeconds)
 {
     public static readonly Plan Full = new(
-        "full", WarmupRuns: 2, BaselineSeconds: 60, CostRuns: 20, Signal: [new(0, 50, 4), new(5, 50, 4), new(40, 50, 4)],
+        "full", WarmupRuns: 2, BaselineSeconds: 30, CostRuns: 20, Signal: [new(0, 50, 4), new(5, 50, 4), new(40, 50, 4)],
         SequentialPairs: 20, AppendRuns: 24, AppendSteps: 10, AppendConcurrency: 8, WriterStreams: 20, WriterAppends: 10,
-        Clients: [1, 8, 32], ThroughputSeconds: 15, CreateSamples: 300, WaitingRuns: 1000);
+        Clients: [1, 8, 32], ThroughputSeconds: 15, CreateSamples: 300, WaitingRuns: 1000,
+        ResumeCapSeconds: 600);
 
     /// <summary>A smoke run of every scenario (~3 min): the numbers mean little.</summary>
     public static readonly Plan Quick = new(
         "quick", WarmupRuns: 1, BaselineSeconds: 10, CostRuns: 3, Signal: [new(0, 5, 2), new(5, 5, 2)],
         SequentialPairs: 3, AppendRuns: 2, AppendSteps: 3, AppendConcurrency: 2, WriterStreams: 3, WriterAppends: 3,
-        Clients: [1, 4], ThroughputSeconds: 5, CreateSamples: 20, WaitingRuns: 50);
+        Clients: [1, 4], ThroughputSeconds: 5, CreateSamples: 20, WaitingRuns: 50,
+        ResumeCapSeconds: 120);
 }
 
 /// <summary>Signal rounds after <paramref name="IdleSeconds"/> of idle: <paramref name="Batch"/> runs signalled at once, <paramref name="Rounds"/> times.</summary>
@@ -65,6 +68,9 @@ public sealed class Results
     public Dictionary<string, string> Methods { get; } = [];
 
     public List<string> Errors { get; } = [];
+
+    /// <summary>Warnings and errors each host logged (Durable Task Framework and app), by scenario, message and count.</summary>
+    public Dictionary<string, Dictionary<string, int>> HostWarnings { get; } = [];
 }
 
 /// <summary>One way of signalling (<c>api</c>: POST /signal; <c>raise_event</c>: DurableTaskClient.RaiseEventAsync) after one idle time.</summary>
@@ -74,7 +80,7 @@ public sealed record SignalCase(
     int Batch,
     int Rounds,
     Latency Resume,
-    Latency FastestOfBatch,
+    Latency FirstOfRound,
     Latency Call);
 
 public sealed record Ratio(double P50, double P95, double P99)
@@ -141,10 +147,17 @@ public sealed record WaitingResult(
     double RssBytesPerRun,
     double LiveHeapBytesPerRun,
     double SignalAllSeconds,
-    double ResumeAllSeconds,
+    double? ResumeAllSeconds,
+    int Resumed,
+    List<ResumePoint> Timeline,
+    double HostCores,
+    double AzuriteCores,
     Latency SignalCall,
     MemorySample AfterResume,
     double StorageRequestsPerSecond,
     List<RequestLine> StorageByTime);
+
+/// <summary>How many of the waiting runs had succeeded <paramref name="Seconds"/> after the first signal.</summary>
+public sealed record ResumePoint(double Seconds, int Succeeded);
 
 public sealed record MicroResult(string Name, double MeanNs, double StdErrNs, double? AllocatedBytes);

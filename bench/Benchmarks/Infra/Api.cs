@@ -13,6 +13,18 @@ public static class Api
 
     public static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(120);
 
+    /// <summary>The guide's goal with a plan of <paramref name="approvals"/> approval steps, then finish.</summary>
+    public static string ApprovalsRun(int approvals) => JsonSerializer.Serialize(new
+    {
+        input = new
+        {
+            goal = "Draft and send the weekly team update email.",
+            plan = Enumerable.Range(1, approvals)
+                .Select(i => (object)new { type = "approval", prompt = $"Approve step {i}?" })
+                .Append(new { type = "finish" }),
+        },
+    });
+
     public static async Task<(string RunId, double Ms)> CreateRunAsync(this HttpClient http, string body = GuideRun)
     {
         var started = Clock.Now;

@@ -123,6 +123,30 @@ public sealed class HostProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The warnings and errors the host logged, by message (ids, run ids and the hub name taken out), with counts.</summary>
+    public Dictionary<string, int> Warnings()
+    {
+        var lines = _output.ToArray();
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (!lines[i].StartsWith("warn:", StringComparison.Ordinal) && !lines[i].StartsWith("fail:", StringComparison.Ordinal)
+                && !lines[i].StartsWith("crit:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var message = i + 1 < lines.Length ? lines[i + 1].Trim() : "";
+            message = System.Text.RegularExpressions.Regex.Replace(message, "run_[a-z0-9]{26}", "run_…");
+            message = System.Text.RegularExpressions.Regex.Replace(message, "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "…");
+            message = message.Replace(Settings.HubName, "{hub}", StringComparison.OrdinalIgnoreCase);
+            var key = $"{lines[i]} {(message.Length > 160 ? message[..160] + "…" : message)}";
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+
+        return counts;
+    }
+
     /// <summary>Storage requests counted by the host since the last reset.</summary>
     public async Task<StorageCounts> ReadStorageRequestsAsync(bool reset)
     {

@@ -26,15 +26,18 @@ public static class MicroRunner
             .AddExporter(MarkdownExporter.GitHub)
             .WithArtifactsPath(artifacts)
             .WithOptions(ConfigOptions.DisableLogFile | ConfigOptions.JoinSummary);
-        var summaries = BenchmarkRunner.Run(
-            [typeof(RunIdBenchmarks), typeof(RedactionBenchmarks), typeof(EventStreamBenchmarks), typeof(RequestHashBenchmarks)], config);
+        Type[] types = [typeof(RunIdBenchmarks), typeof(RequestHashBenchmarks), typeof(RedactionBenchmarks), typeof(EventStreamBenchmarks)];
+        var summaries = BenchmarkRunner.Run(types, config);
         return
         [
-            .. summaries.SelectMany(s => s.Reports.Select(r => new MicroResult(
-                r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo.Trim('\''),
-                Math.Round(r.ResultStatistics?.Mean ?? double.NaN, 1),
-                Math.Round(r.ResultStatistics?.StandardError ?? double.NaN, 1),
-                r.GcStats.GetBytesAllocatedPerOperation(r.BenchmarkCase)))),
+            .. summaries.SelectMany(s => s.Reports)
+                .OrderBy(r => Array.IndexOf(types, r.BenchmarkCase.Descriptor.Type))
+                .ThenBy(r => r.BenchmarkCase.Descriptor.WorkloadMethod.MetadataToken)
+                .Select(r => new MicroResult(
+                    r.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo.Trim('\''),
+                    Math.Round(r.ResultStatistics?.Mean ?? double.NaN, 1),
+                    Math.Round(r.ResultStatistics?.StandardError ?? double.NaN, 1),
+                    r.GcStats.GetBytesAllocatedPerOperation(r.BenchmarkCase))),
         ];
     }
 }

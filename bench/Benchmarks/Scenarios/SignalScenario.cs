@@ -1,4 +1,3 @@
-using System.Text.Json;
 using AgentRuns.Benchmarks.Infra;
 using AgentRuns.Functions.Orchestrations;
 using Microsoft.DurableTask.Client;
@@ -15,27 +14,28 @@ namespace AgentRuns.Benchmarks.Scenarios;
 /// </summary>
 public static class SignalScenario
 {
+    /// <summary>Signals of a round are sent on this schedule (open loop), so each meets a host busy with a few others at most.</summary>
+    public static readonly TimeSpan Spacing = TimeSpan.FromMilliseconds(250);
+
     public const string Method =
-        "One fresh host. Per case, a batch of runs is created whose plan is one approval step per round (then finish), each " +
-        "followed by its SSE stream from creation on. A round: every run of the batch waits in `awaiting_input`; the host " +
-        "is left idle for 0, 5 or 40 s after the last `run.awaiting_input` arrived (nothing runs but the streams' table " +
-        "polls, backing off to 2 s, and the Durable backend's queue polls, backing off to 1 s); then every run of the batch " +
-        "is approved at once. Latency: from just before the signal is sent until `run.signal_received` arrives on that " +
-        "run's stream (the orchestration got the event, recorded it, and the stream delivered it). The runs then ask for " +
-        "the next approval, which starts the next round's idle time. `fastest of batch`: per round, the quickest run of " +
-        "the batch, i.e. the host's wake-up before the rest of the batch queues behind it. `raise_event`: a batch of its " +
-        "own, signalled by the benchmark with `DurableTaskClient.RaiseEventAsync` on the host's gRPC sidecar (the call " +
-        "`POST /signal` makes after its checks, with the same event), its rounds alternating with the idle-0 `api` rounds. " +
-        "`one at a time`: a single run on the same host, approvals alternating api and raise_event, 200 ms after each " +
+        "A fresh host (and emulator) per idle time. A batch of runs is created whose plan is one approval step per round " +
+        "(then finish), each followed by its SSE stream from creation on. A round: every run of the batch waits in " +
+        "`awaiting_input`; the host is left idle for 0, 5 or 40 s after the last `run.awaiting_input` arrived (nothing " +
+        "runs but the streams' table polls, backing off to 2 s, and the Durable backend's queue polls, backing off to " +
+        "1 s), so every run has been waiting at least that long; then the runs are approved one every 250 ms, on that " +
+        "schedule whatever happened to the earlier signals (open loop, 4 signals/s: a light load the host keeps up with). " +
+        "Latency: from just before the signal is sent until `run.signal_received` arrives on that run's stream (the " +
+        "orchestration got the event, recorded it, and the stream delivered it). The runs then ask for the next " +
+        "approval; once all have asked, the next round's idle time starts. `first of round`: the first signal after the " +
+        "idle time, the one that meets the backed-off host. `raise_event`: a batch of its own, signalled by the benchmark " +
+        "with `DurableTaskClient.RaiseEventAsync` on the host's gRPC sidecar (the call `POST /signal` makes after its " +
+        "checks, with the same event), its rounds alternating with the idle-0 `api` rounds. `one at a time`: a single run " +
+        "on the idle-0 host before its batches, approvals alternating api and raise_event (ABBA), each 200 ms after " +
         "`run.awaiting_input`, nothing else running.";
 
     public static async Task RunAsync(BenchContext context)
     {
         var plan = context.Plan;
-        context.Log("signal: starting a host");
-        await using var host = await context.StartHostAsync("signal");
-        await using var services = BenchContext.DurableClientFor(host);
-        var durable = services.GetRequiredService<DurableTaskClient>();
         var cases = new List<SignalCase>();
         SequentialComparison? sequential = null;
         StorageCounts? idleWindows = null;
@@ -44,6 +44,16 @@ public static class SignalScenario
         foreach (var signal in plan.Signal)
         {
             var withRaise = signal.IdleSeconds == 0;
+            context.Log($"signal: idle {signal.IdleSeconds} s: starting a host");
+            await using var host = await context.StartHostAsync($"signal-idle{signal.IdleSeconds}");
+            await using var services = BenchContext.DurableClientFor(host);
+            var durable = services.GetRequiredService<DurableTaskClient>();
+            if (withRaise && plan.SequentialPairs > 0 && sequential is null)
+            {
+                context.Log($"signal: one at a time, {plan.SequentialPairs} api + {plan.SequentialPairs} raise_event");
+                sequential = await SequentialAsync(host, durable, plan.SequentialPairs);
+            }
+
             context.Log($"signal: idle {signal.IdleSeconds} s: {signal.Batch} runs × {signal.Rounds} rounds{(withRaise ? ", api and raise_event" : "")}");
             var api = await Batch.CreateAsync(host, signal.Batch, signal.Rounds);
             var raise = withRaise ? await Batch.CreateAsync(host, signal.Batch, signal.Rounds) : null;
@@ -84,12 +94,6 @@ public static class SignalScenario
                     await raise.DisposeAsync();
                 }
             }
-
-            if (withRaise && plan.SequentialPairs > 0 && sequential is null)
-            {
-                context.Log($"signal: one at a time, {plan.SequentialPairs} api + {plan.SequentialPairs} raise_event");
-                sequential = await SequentialAsync(host, durable, plan.SequentialPairs);
-            }
         }
 
         var zeroApi = cases.FirstOrDefault(c => c.Path == "api" && c.IdleSeconds == 0);
@@ -102,24 +106,13 @@ public static class SignalScenario
         }
     }
 
-    public static string ApprovalsBody(int approvals) => JsonSerializer.Serialize(new
-    {
-        input = new
-        {
-            goal = "Signal benchmark",
-            plan = Enumerable.Range(1, approvals)
-                .Select(i => (object)new { type = "approval", prompt = $"Approve step {i}?" })
-                .Append(new { type = "finish" }),
-        },
-    });
-
     private static SignalCase Case(string path, SignalPlan plan, List<Round> rounds) => new(
         path,
         plan.IdleSeconds,
         plan.Batch,
         rounds.Count,
         Latency.Of(rounds.SelectMany(r => r.Resume)),
-        Latency.Of(rounds.Select(r => r.Resume.Min())),
+        Latency.Of(rounds.Select(r => r.Resume[0])),
         Latency.Of(rounds.SelectMany(r => r.Call)));
 
     private static async Task<(double Resume, double Call)> SignalAsync(
@@ -143,7 +136,7 @@ public static class SignalScenario
     /// <summary>One run at a time: a single run with many approvals, api and raise_event alternating (ABBA).</summary>
     private static async Task<SequentialComparison> SequentialAsync(HostProcess host, DurableTaskClient durable, int pairs)
     {
-        var (runId, _) = await host.Http.CreateRunAsync(ApprovalsBody(pairs * 2));
+        var (runId, _) = await host.Http.CreateRunAsync(Api.ApprovalsRun(pairs * 2));
         await using var stream = await RunStream.OpenAsync(host.Http, runId, TimeSpan.FromMinutes(10));
         var api = new List<double>();
         var raise = new List<double>();
@@ -180,11 +173,11 @@ public static class SignalScenario
 
         public static async Task<Batch> CreateAsync(HostProcess host, int size, int rounds)
         {
-            var runs = await Flows.CreateWaitingManyAsync(host, size, concurrency: 8, ApprovalsBody(rounds));
+            var runs = await Flows.CreateWaitingManyAsync(host, size, concurrency: 8, Api.ApprovalsRun(rounds));
             return new Batch([.. runs.Select(r => r.Stream)], [.. runs.Select(r => r.Awaiting)]);
         }
 
-        /// <summary>Idle, then signal every run at once; returns when every run asks again (or, after the last round, has ended).</summary>
+        /// <summary>Idle, then signal the runs on the <see cref="Spacing"/> schedule; returns when every run asks again (or, after the last round, has ended).</summary>
         public async Task<Round> RoundAsync(HostProcess host, DurableTaskClient durable, int idle, bool bare, bool last)
         {
             StorageCounts? window = null;
@@ -197,8 +190,10 @@ public static class SignalScenario
                 window = await host.ReadStorageRequestsAsync(reset: true);
             }
 
+            var start = Clock.Now;
             var samples = await Task.WhenAll(_streams.Select(async (stream, i) =>
             {
+                await BenchContext.SleepUntilAsync(BenchContext.After(start, Spacing * i));
                 var sample = await SignalAsync(host, durable, stream, _awaiting[i], bare);
                 var asked = _awaiting[i].Seq;
                 _awaiting[i] = await stream.WaitForAsync(
