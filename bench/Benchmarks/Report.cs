@@ -143,8 +143,8 @@ public static class Report
                 md.AppendLine();
                 md.AppendLine("| one at a time | n | p50 | p95 | p99 | max |");
                 md.AppendLine("|---|---:|---:|---:|---:|---:|");
-                md.AppendLine(CultureInfo.InvariantCulture, $"| api | {seq.Api.N} | {Ms(seq.Api.P50)} | {Ms(seq.Api.P95)} | {Ms(seq.Api.P99)} | {Ms(seq.Api.Max)} |");
-                md.AppendLine(CultureInfo.InvariantCulture, $"| raise_event | {seq.RaiseEvent.N} | {Ms(seq.RaiseEvent.P50)} | {Ms(seq.RaiseEvent.P95)} | {Ms(seq.RaiseEvent.P99)} | {Ms(seq.RaiseEvent.Max)} |");
+                LatencyRow(md, "api", seq.Api);
+                LatencyRow(md, "raise_event", seq.RaiseEvent);
                 md.AppendLine(CultureInfo.InvariantCulture, $"| api ÷ raise_event | | {seq.Ratio.P50:F2}× | {seq.Ratio.P95:F2}× | {seq.Ratio.P99:F2}× | |");
             }
 

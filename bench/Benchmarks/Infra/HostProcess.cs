@@ -5,8 +5,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Azure.Data.Tables;
-using Azure.Storage.Blobs;
-using Azure.Storage.Queues;
+using AgentRuns.Testing;
 
 namespace AgentRuns.Benchmarks.Infra;
 
@@ -27,21 +26,19 @@ public sealed record HostSettings(int HttpPort, int GrpcPort, string HubName, st
 }
 
 /// <summary>
-/// The local host as a child process (<c>dotnet AgentRuns.LocalHost.dll</c>), as the end-to-end tests start it: configured
-/// by environment variables, on its own ports, task hub and tables, with storage request counting on; ready once the API
-/// answers. One per scenario, so that no scenario inherits another's tables (Azurite's queries scan whole tables).
+/// The local host as a child process, started as the end-to-end tests start it (<see cref="LocalHostLaunch"/>), with storage
+/// request counting on. One per scenario, each on an emulator of its own (<c>BenchContext.StartHostAsync</c>), so that no
+/// scenario inherits another's tables or queue messages.
 /// </summary>
 public sealed class HostProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
-    private readonly string _storage;
 
     private HostProcess(Process process, HostSettings settings, string storage)
     {
         _process = process;
-        _storage = storage;
         Settings = settings;
         var handler = new SocketsHttpHandler
         {
@@ -71,38 +68,13 @@ public sealed class HostProcess : IAsyncDisposable
 
     public static async Task<HostProcess> StartAsync(string storageConnectionString, HostSettings settings)
     {
-        var assembly = Path.Combine(AppContext.BaseDirectory, "AgentRuns.LocalHost.dll");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            ArgumentList = { assembly },
-            WorkingDirectory = AppContext.BaseDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            Environment =
-            {
-                ["LocalHost__HttpPort"] = settings.HttpPort.ToString(CultureInfo.InvariantCulture),
-                ["LocalHost__GrpcPort"] = settings.GrpcPort.ToString(CultureInfo.InvariantCulture),
-                ["LocalHost__HubName"] = settings.HubName,
-                ["LocalHost__WorkerId"] = "bench",
-                ["LocalHost__CountStorageRequests"] = "true",
-                ["AzureWebJobsStorage"] = storageConnectionString,
-                ["RunStorage__ConnectionString"] = storageConnectionString,
-                ["RunStorage__RunsTable"] = settings.TablePrefix + "Runs",
-                ["RunStorage__EventsTable"] = settings.TablePrefix + "Events",
-                ["RunStorage__IdempotencyTable"] = settings.TablePrefix + "Idem",
-                ["RunStorage__ApiKeysTable"] = settings.TablePrefix + "Keys",
-                ["Auth__DevelopmentKey"] = settings.ApiKey,
-                ["Auth__DevelopmentTenant"] = settings.Tenant,
-                ["DOTNET_hostBuilder__reloadConfigOnChange"] = "false",
-                ["Logging__LogLevel__Default"] = "Warning",
-                ["Logging__LogLevel__AgentRuns"] = "Warning",
-                ["Logging__LogLevel__AgentRuns.LocalHost"] = "Warning",
-                ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Warning",
-            },
-        };
-        start.Environment.Remove("ASPNETCORE_URLS");
-        start.Environment.Remove("DOTNET_URLS");
+        var start = LocalHostLaunch.StartInfo(
+            settings.HttpPort, settings.GrpcPort, settings.HubName, "bench", storageConnectionString, settings.TablePrefix, settings.ApiKey,
+            settings.Tenant);
+        start.Environment["LocalHost__CountStorageRequests"] = "true";
+        start.Environment["Logging__LogLevel__AgentRuns"] = "Warning";
+        start.Environment["Logging__LogLevel__AgentRuns.LocalHost"] = "Warning";
+        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Warning";
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the local host.");
         Children.Add(process);
@@ -200,41 +172,6 @@ public sealed class HostProcess : IAsyncDisposable
             Directory.CreateDirectory(LogDirectory);
             await File.WriteAllLinesAsync(Path.Combine(LogDirectory, Settings.HubName + ".log"), _output);
         }
-
-        await DeleteStorageAsync();
-    }
-
-    /// <summary>Deletes this host's tables, queues and containers, so that Azurite does not carry them into the next scenario.</summary>
-    private async Task DeleteStorageAsync()
-    {
-        try
-        {
-            var prefix = Settings.HubName.ToLowerInvariant();
-            await foreach (var table in Tables.QueryAsync())
-            {
-                if (table.Name.StartsWith(Settings.TablePrefix, StringComparison.OrdinalIgnoreCase)
-                    || table.Name.StartsWith(Settings.HubName, StringComparison.OrdinalIgnoreCase))
-                {
-                    await Tables.DeleteTableAsync(table.Name);
-                }
-            }
-
-            var queues = new QueueServiceClient(_storage);
-            await foreach (var queue in queues.GetQueuesAsync(prefix: prefix))
-            {
-                await queues.DeleteQueueAsync(queue.Name);
-            }
-
-            var blobs = new BlobServiceClient(_storage);
-            await foreach (var container in blobs.GetBlobContainersAsync(prefix: prefix))
-            {
-                await blobs.DeleteBlobContainerAsync(container.Name);
-            }
-        }
-        catch (Azure.RequestFailedException)
-        {
-            // Best effort: the Azurite is in memory and goes away with the run.
-        }
     }
 
     private static Dictionary<string, long> ProcStatus(int pid)
@@ -253,37 +190,7 @@ public sealed class HostProcess : IAsyncDisposable
         return values;
     }
 
-    private async Task WaitUntilReadyAsync()
-    {
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The local host exited with {_process.ExitCode}:{Environment.NewLine}{Output}");
-            }
-
-            try
-            {
-                using var response = await Http.GetAsync(new Uri("/v1/runs?limit=1", UriKind.Relative));
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The local host was not ready within {StartTimeout}:{Environment.NewLine}{Output}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    private Task WaitUntilReadyAsync() => LocalHostLaunch.WaitUntilReadyAsync(_process, Http, () => Output, StartTimeout);
 
     private void Collect(string? line)
     {

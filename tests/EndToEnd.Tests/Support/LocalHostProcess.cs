@@ -57,38 +57,12 @@ public sealed class LocalHostProcess : IAsyncDisposable
     /// <summary>What the host printed (stdout and stderr), for failure messages.</summary>
     public string Output => string.Join(Environment.NewLine, _output);
 
-    public static string AssemblyPath => Path.Combine(AppContext.BaseDirectory, "AgentRuns.LocalHost.dll");
-
     public static async Task<LocalHostProcess> StartAsync(LocalHostSettings settings)
     {
         await Azurite.EnsureRunningAsync();
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            ArgumentList = { AssemblyPath },
-            WorkingDirectory = AppContext.BaseDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            Environment =
-            {
-                ["LocalHost__HttpPort"] = settings.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["LocalHost__GrpcPort"] = settings.GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["LocalHost__HubName"] = settings.HubName,
-                ["LocalHost__WorkerId"] = settings.WorkerId,
-                ["AzureWebJobsStorage"] = Azurite.ConnectionString,
-                ["RunStorage__ConnectionString"] = Azurite.ConnectionString,
-                ["RunStorage__RunsTable"] = settings.TablePrefix + "Runs",
-                ["RunStorage__EventsTable"] = settings.TablePrefix + "Events",
-                ["RunStorage__IdempotencyTable"] = settings.TablePrefix + "Idem",
-                ["RunStorage__ApiKeysTable"] = settings.TablePrefix + "Keys",
-                ["Auth__DevelopmentKey"] = settings.ApiKey,
-                ["Auth__DevelopmentTenant"] = "tests",
-                ["DOTNET_hostBuilder__reloadConfigOnChange"] = "false",
-                ["Logging__LogLevel__Default"] = "Warning",
-            },
-        };
-        start.Environment.Remove("ASPNETCORE_URLS");
-        start.Environment.Remove("DOTNET_URLS");
+        var start = LocalHostLaunch.StartInfo(
+            settings.HttpPort, settings.GrpcPort, settings.HubName, settings.WorkerId, Azurite.ConnectionString, settings.TablePrefix,
+            settings.ApiKey, tenant: "tests");
 
         var output = new ConcurrentQueue<string>();
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the local host.");
@@ -128,40 +102,7 @@ public sealed class LocalHostProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private async Task WaitUntilReadyAsync()
-    {
-        var deadline = DateTime.UtcNow + StartTimeout;
-        var lastAnswer = "no answer";
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The local host exited with {_process.ExitCode} before it was ready:{Environment.NewLine}{Output}");
-            }
-
-            try
-            {
-                using var response = await Http.GetAsync(new Uri("/v1/runs?limit=1", UriKind.Relative));
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-
-                lastAnswer = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The local host was not ready within {StartTimeout} (last answer: {lastAnswer}):{Environment.NewLine}{Output}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    private Task WaitUntilReadyAsync() => LocalHostLaunch.WaitUntilReadyAsync(_process, Http, () => Output, StartTimeout);
 
     private static void Collect(ConcurrentQueue<string> output, string? line)
     {
