@@ -113,7 +113,7 @@ param streamMaxPollMilliseconds int = 2000
 
 @description('Comma-separated field names whose values are redacted in stored events and logs (Security__RedactedFieldNames).')
 @minLength(1)
-param redactedFieldNames string = 'password,passwd,secret,token,api_key,apikey,authorization,credential,private_key,ssn'
+param redactedFieldNames string = 'password,passwd,pwd,passphrase,secret,token,api_key,apikey,access_key,authorization,credential,private_key,connection_string,cookie,session,otp,cvv,pin,ssn'
 
 @description('Hours a completed response stays stored for Idempotency-Key replay (Idempotency__RetentionHours). At least 24.')
 @minValue(24)
@@ -137,7 +137,7 @@ var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-$
 // The tables the app reads and writes; Durable Functions creates its own task hub tables at run time.
 var tableNames = {
   runs: 'Runs'
-  events: 'RunEvents'
+  openRuns: 'OpenRuns'
   idempotency: 'Idempotency'
   apiKeys: 'ApiKeys'
 }
@@ -151,9 +151,19 @@ var appSettings = {
   RunStorage__TableServiceUri: storage.outputs.tableEndpoint
   RunStorage__ClientId: identity.outputs.clientId
   RunStorage__RunsTable: tableNames.runs
-  RunStorage__EventsTable: tableNames.events
+  RunStorage__OpenRunsTable: tableNames.openRuns
   RunStorage__IdempotencyTable: tableNames.idempotency
   RunStorage__ApiKeysTable: tableNames.apiKeys
+  // An API request waits at most ~(timeout x (retries + 1)) on storage that does not answer, then gets 503.
+  RunStorage__NetworkTimeoutSeconds: '5'
+  RunStorage__MaxRetries: '2'
+  // The repairer (RepairRuns, every minute): see docs/api.md, "Runs that heal".
+  Repair__StartGraceSeconds: '60'
+  Repair__SignalGraceSeconds: '30'
+  Repair__ExpiryGraceSeconds: '60'
+  Repair__MaxCheckIntervalSeconds: '900'
+  Repair__BatchSize: '100'
+  Repair__IntervalSeconds: '60'
   Runs__DefaultSignalTimeoutSeconds: string(defaultSignalTimeoutSeconds)
   Runs__MaxSignalTimeoutSeconds: string(maxSignalTimeoutSeconds)
   Streams__MaxDurationSeconds: string(streamMaxDurationSeconds)

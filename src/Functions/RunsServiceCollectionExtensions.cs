@@ -2,6 +2,7 @@ using AgentRuns.Functions.Activities;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Http;
 using AgentRuns.Functions.Idempotency;
+using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Streaming;
@@ -36,6 +37,8 @@ public static class RunsServiceCollectionExtensions
             .Validate(o => o.MinPollMilliseconds <= o.MaxPollMilliseconds, "Streams:MinPollMilliseconds must not exceed Streams:MaxPollMilliseconds.")
             .ValidateOnStart();
 
+        services.AddOptions<RepairOptions>().BindConfiguration(RepairOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName);
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
@@ -47,11 +50,12 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<RunEventNotifier>();
         services.TryAddSingleton<RunEventStream>();
         services.TryAddSingleton<RunTables>();
+        services.TryAddSingleton<OpenRunIndex>();
         services.TryAddSingleton<RunStore>();
-        services.TryAddSingleton<EventLog>();
         services.TryAddSingleton<IAgent, ScriptedAgent>();
-        services.TryAddSingleton<ITenantResolver, ApiKeyTenantResolver>();
+        services.TryAddSingleton<ICallerResolver, ApiKeyCallerResolver>();
         services.TryAddSingleton<RunService>();
+        services.TryAddSingleton<RunRepairer>();
         services.TryAddSingleton<RunActivities>();
         services.TryAddSingleton<ApiEndpoint>();
         services.AddHostedService<TableInitializer>();

@@ -1,5 +1,6 @@
 using System.Reflection;
 using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Model;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;

@@ -19,6 +19,7 @@ if (options.CountStorageRequests)
 
 builder.Services.AddRunsServices();
 builder.Services.AddDurableOnAzureStorage(options);
+builder.Services.AddHostedService<MaintenanceLoop>();
 
 var app = builder.Build();
 app.UseLocalHostDiagnostics(options.HttpPort);

@@ -39,6 +39,7 @@ public sealed partial class GuideExampleTests(LocalHostFixture fixture) : IClass
     [GeneratedRegex(@"Run created: (?<id>run_[0-9a-z]{26})")]
     private static partial Regex RunCreated();
 
-    [GeneratedRegex(@"^\[run\.[a-z_.]+\] seq=(?<seq>\d+)$", RegexOptions.Multiline)]
+    // Not anchored at the line start: an event printed while the readline prompt waits follows the prompt on its line.
+    [GeneratedRegex(@"\[run\.[a-z_.]+\] seq=(?<seq>\d+)$", RegexOptions.Multiline)]
     private static partial Regex SeqLine();
 }

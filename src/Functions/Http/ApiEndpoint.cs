@@ -1,5 +1,9 @@
 using System.Text.Json;
 using AgentRuns.Functions.Idempotency;
+using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Runs;
+using AgentRuns.Functions.Security;
+using AgentRuns.Functions.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -7,45 +11,56 @@ namespace AgentRuns.Functions.Http;
 
 /// <summary>
 /// The one place that turns a request into a response: authenticates the caller, reads and checks the body, applies
-/// the idempotency key, runs the handler, and maps every failure to problem+json. Unexpected failures are logged and
-/// answered with a 500 that carries no detail.
+/// the idempotency key, runs the handler, and maps every failure to problem+json: the client's mistakes to 4xx, storage
+/// that cannot be reached to 503 <c>storage_unavailable</c> with <c>Retry-After</c>, anything else to a 500 without detail.
 /// </summary>
-public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStore idempotency, ILogger<ApiEndpoint> logger)
+public sealed partial class ApiEndpoint(ICallerResolver callers, IdempotencyStore idempotency, ILogger<ApiEndpoint> logger)
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
-    private const string SeedItem = "AgentRuns.IdempotencySeed";
     private const int MaxIdempotencyKeyLength = 255;
 
-    /// <summary>A request without a body (GET).</summary>
-    public Task<IResult> HandleAsync(HttpRequest request, Func<TenantContext, CancellationToken, Task<IResult>> handler) =>
-        GuardAsync(request, async ct => await handler(await tenants.ResolveAsync(request, ct), ct));
+    /// <summary>What a client is told to wait before retrying while storage is out.</summary>
+    private const int StorageRetryAfterSeconds = 10;
 
-    /// <summary>A POST: the body is read once (bounded, strict JSON object), and an idempotency key makes it safe to retry.</summary>
+    /// <summary>A request without a body (GET).</summary>
+    public Task<IResult> HandleAsync(HttpRequest request, Func<Caller, CancellationToken, Task<IResult>> handler)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(handler);
+        return GuardAsync(request, async ct => await handler(await callers.ResolveAsync(request, ct), ct));
+    }
+
+    /// <summary>
+    /// A POST: the body is read once (bounded, strict JSON object), and an idempotency key makes it safe to retry. The handler
+    /// gets the key's <see cref="IdempotencySeed"/> (null without a key): what stays the same across retries of this request.
+    /// </summary>
     public Task<IResult> HandlePostAsync(
-        HttpRequest request, bool bodyRequired, Func<TenantContext, JsonElement?, CancellationToken, Task<JsonReply>> handler) =>
-        GuardAsync(request, async ct =>
+        HttpRequest request, bool bodyRequired, Func<Caller, JsonElement?, IdempotencySeed?, CancellationToken, Task<JsonReply>> handler)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(handler);
+        return GuardAsync(request, async ct =>
         {
-            var tenant = await tenants.ResolveAsync(request, ct);
+            var caller = await callers.ResolveAsync(request, ct);
             var body = await RequestReader.ReadObjectAsync(request, optional: !bodyRequired, ct);
             var key = IdempotencyKey(request, body);
             if (key is null)
             {
-                return await handler(tenant, body, ct);
+                return await handler(caller, body, null, ct);
             }
 
             var fingerprint = IdempotencyStore.Fingerprint(body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body.Value));
-            var claim = await idempotency.ClaimAsync(tenant.TenantId, request.Method, request.Path.Value ?? "", key, fingerprint, ct);
+            var claim = await idempotency.ClaimAsync(caller.TenantId, request.Method, request.Path.Value ?? "", key, fingerprint, ct);
             if (claim is IdempotencyClaim.Replay replay)
             {
-                return replay.Reply;
+                return JsonReply.Replay(replay.Response);
             }
 
             var owned = ((IdempotencyClaim.Owned)claim).Entity;
-            request.HttpContext.Items[SeedItem] = new IdempotencySeed(owned.PartitionKey + "/" + owned.RowKey, owned.CreatedAt);
             JsonReply reply;
             try
             {
-                reply = await handler(tenant, body, ct);
+                reply = await handler(caller, body, new IdempotencySeed(owned.PartitionKey + "/" + owned.RowKey, owned.CreatedAt), ct);
             }
             catch (ApiException problem) when (IsStored(problem.Status))
             {
@@ -53,21 +68,27 @@ public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStor
             }
             catch
             {
-                // Invalid, or failed before it could take effect: a retry with the same key may run it.
-                await idempotency.ReleaseAsync(owned, CancellationToken.None);
+                // Invalid, or failed before it could take effect: a retry with the same key may run it. If storage is out, this
+                // fails too; the claim's lock then lapses and a retry takes it over.
+                await ReleaseQuietlyAsync(owned);
                 throw;
             }
 
-            await idempotency.CompleteAsync(owned, reply, CancellationToken.None);
+            try
+            {
+                await idempotency.CompleteAsync(owned, reply.ToStored(), CancellationToken.None);
+            }
+#pragma warning disable CA1031 // The request took effect: say so. A retry takes the claim over once its lock lapses and finds
+            // what this one did (the run its key derived, the answer its key recorded), so it is answered the same.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                LogCompleteFailed(logger, ex);
+            }
+
             return reply;
         });
-
-    /// <summary>
-    /// For a request with an idempotency key: a seed that stays the same across retries of that request, even one that
-    /// takes over from an attempt that died, so a handler can derive the ids of what it creates from it.
-    /// </summary>
-    public static IdempotencySeed? SeedOf(HttpRequest request) =>
-        request.HttpContext.Items.TryGetValue(SeedItem, out var seed) ? seed as IdempotencySeed : null;
+    }
 
     /// <summary>
     /// Responses that are replayed to a retry: what the request did (2xx) and what it found (404, 409).
@@ -105,6 +126,21 @@ public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStor
         return key;
     }
 
+    private async Task ReleaseQuietlyAsync(IdempotencyEntity owned)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        try
+        {
+            await idempotency.ReleaseAsync(owned, timeout.Token);
+        }
+#pragma warning disable CA1031 // Best effort: the claim's lock lapses by itself.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogReleaseFailed(logger, ex);
+        }
+    }
+
     private async Task<IResult> GuardAsync(HttpRequest request, Func<CancellationToken, Task<IResult>> handle)
     {
         var cancellationToken = request.HttpContext.RequestAborted;
@@ -120,7 +156,17 @@ public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStor
         {
             return Results.StatusCode(499); // the client went away; nobody reads this
         }
+        catch (BadHttpRequestException ex)
+        {
+            // The request itself is broken (a body shorter than its Content-Length, a client too slow to send it).
+            return ApiResults.Problem(ApiException.InvalidRequest($"The request could not be read: {ex.Message}"));
+        }
 #pragma warning disable CA1031 // This is the boundary: nothing may escape as a stack trace or an HTML page.
+        catch (Exception ex) when (StorageFailures.IsUnavailable(ex))
+        {
+            LogStorageUnavailable(logger, ex, request.Method, request.Path.Value ?? "");
+            return ApiResults.Problem(ApiException.StorageUnavailable(StorageRetryAfterSeconds));
+        }
         catch (Exception ex)
 #pragma warning restore CA1031
         {
@@ -132,7 +178,13 @@ public sealed partial class ApiEndpoint(ITenantResolver tenants, IdempotencyStor
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled failure in {Method} {Path}")]
     private static partial void LogUnexpected(ILogger logger, Exception exception, string method, string path);
-}
 
-/// <summary>What stays the same across the retries of one idempotent request.</summary>
-public sealed record IdempotencySeed(string Key, DateTimeOffset CreatedAt);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storage unavailable in {Method} {Path}: answered 503")]
+    private static partial void LogStorageUnavailable(ILogger logger, Exception exception, string method, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A response could not be stored for its idempotency key; a retry will recompute it")]
+    private static partial void LogCompleteFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "An idempotency claim could not be released; its lock lapses by itself")]
+    private static partial void LogReleaseFailed(ILogger logger, Exception exception);
+}

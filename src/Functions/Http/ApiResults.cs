@@ -1,3 +1,4 @@
+using AgentRuns.Functions.Idempotency;
 using AgentRuns.Functions.Model;
 using Microsoft.AspNetCore.Http;
 
@@ -14,13 +15,26 @@ public static class ApiResults
 
     public static JsonReply Problem(ApiException problem)
     {
-        var reply = new JsonReply(problem.Status, ApiJson.Serialize(problem.ToBody()), ProblemContentType);
+        ArgumentNullException.ThrowIfNull(problem);
+        var body = problem.Errors is { Count: > 0 } errors
+            ? ApiJson.Serialize(new ProblemWithErrors(problem.ToBody(), errors))
+            : ApiJson.Serialize(problem.ToBody());
+        var reply = new JsonReply(problem.Status, body, ProblemContentType);
         foreach (var (name, value) in problem.Headers)
         {
             reply.Headers[name] = value;
         }
 
         return reply;
+    }
+
+    /// <summary>A problem body with the failing locations of a payload.</summary>
+    private sealed record ProblemWithErrors(string Type, string Title, int Status, string Detail, string ReasonCode, IReadOnlyList<ProblemError> Errors)
+    {
+        public ProblemWithErrors(ProblemBody body, IReadOnlyList<ProblemError> errors)
+            : this(body.Type, body.Title, body.Status, body.Detail, body.ReasonCode, errors)
+        {
+        }
     }
 }
 
@@ -43,8 +57,18 @@ public sealed class JsonReply(int status, string body, string contentType) : IRe
         return this;
     }
 
+    public StoredResponse ToStored() => new(Status, Body, ContentType, Headers.TryGetValue("Location", out var location) ? location : null);
+
+    public static JsonReply Replay(StoredResponse stored)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        var reply = new JsonReply(stored.Status, stored.Body, stored.ContentType).WithHeader("Idempotent-Replayed", "true");
+        return stored.Location is null ? reply : reply.WithHeader("Location", stored.Location);
+    }
+
     public async Task ExecuteAsync(HttpContext httpContext)
     {
+        ArgumentNullException.ThrowIfNull(httpContext);
         var response = httpContext.Response;
         response.StatusCode = Status;
         response.ContentType = ContentType;

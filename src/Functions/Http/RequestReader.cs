@@ -7,15 +7,24 @@ namespace AgentRuns.Functions.Http;
 /// <summary>Reads request bodies and query strings strictly: bounded size and depth, exact JSON types.</summary>
 public static class RequestReader
 {
-    /// <summary>Largest accepted request body. Keeps every stored JSON column under Table Storage's 64 KiB.</summary>
-    public const int MaxBodyBytes = 32 * 1024;
+    /// <summary>Largest accepted request body (<see cref="RunLimits.MaxBodyBytes"/>).</summary>
+    public const int MaxBodyBytes = RunLimits.MaxBodyBytes;
 
-    /// <summary>Reads the body as a JSON object. An empty body is <c>null</c> when <paramref name="optional"/>.</summary>
+    /// <summary>
+    /// Reads the body as a JSON object. An empty body is <c>null</c> when <paramref name="optional"/>. A body declared as
+    /// something other than JSON is refused (415); a body without a content type is read as JSON.
+    /// </summary>
     public static async Task<JsonElement?> ReadObjectAsync(HttpRequest request, bool optional, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
         if (request.ContentLength > MaxBodyBytes)
         {
-            throw ApiException.TooLarge(MaxBodyBytes);
+            throw TooLarge();
+        }
+
+        if (!string.IsNullOrWhiteSpace(request.ContentType) && !IsJson(request.ContentType))
+        {
+            throw ApiException.UnsupportedMediaType(request.ContentType);
         }
 
         var buffer = new MemoryStream();
@@ -25,7 +34,7 @@ public static class RequestReader
         {
             if (buffer.Length + read > MaxBodyBytes)
             {
-                throw ApiException.TooLarge(MaxBodyBytes);
+                throw TooLarge();
             }
 
             buffer.Write(chunk, 0, read);
@@ -45,6 +54,11 @@ public static class RequestReader
         {
             throw ApiException.InvalidRequest($"The body is not valid JSON (nesting is limited to {ApiJson.DocumentOptions.MaxDepth} levels).");
         }
+        catch (InvalidOperationException)
+        {
+            // Comparing member names for duplicates unescapes them: a name that is not text (a lone surrogate escape) fails there.
+            throw InvalidText();
+        }
 
         using (document)
         {
@@ -55,7 +69,7 @@ public static class RequestReader
 
             if (!HasValidText(document.RootElement))
             {
-                throw ApiException.InvalidRequest("The body contains text that is not valid Unicode (a lone surrogate escape).");
+                throw InvalidText();
             }
 
             return document.RootElement.Clone();
@@ -219,6 +233,20 @@ public static class RequestReader
                     return true;
             }
         }
+    }
+
+    private static ApiException TooLarge() =>
+        ApiException.PayloadTooLarge($"The request body must not exceed {MaxBodyBytes} bytes.");
+
+    private static ApiException InvalidText() =>
+        ApiException.InvalidRequest("The body contains text that is not valid Unicode (a lone surrogate escape).");
+
+    /// <summary><c>application/json</c> or a <c>+json</c> type, with any parameters.</summary>
+    private static bool IsJson(string contentType)
+    {
+        var mediaType = contentType.Split(';', 2)[0].Trim();
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || (mediaType.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
     }
 
     private static bool IsWhitespace(MemoryStream buffer)

@@ -1,14 +1,9 @@
 using System.Text.Json;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Runs;
 
 namespace AgentRuns.Functions.Http;
-
-/// <summary>A validated <c>POST /v1/runs</c> body.</summary>
-public sealed record CreateRunRequest(string InputJson, string? MetadataJson, int? SignalTimeoutSeconds, string? IdempotencyKey);
-
-/// <summary>A validated <c>POST /v1/runs/{id}/signal</c> body.</summary>
-public sealed record SignalRequest(string Action, string? PayloadJson, string? RequestId, string? IdempotencyKey);
 
 /// <summary>Turns request bodies into validated requests, or says exactly what is wrong.</summary>
 public static class RunRequests
@@ -35,8 +30,8 @@ public static class RunRequests
 
         var metadata = RequestReader.OptionalObject(body, "metadata");
         var timeout = RequestReader.OptionalInt(body, "signal_timeout_seconds", 1, maxSignalTimeoutSeconds);
-        var key = RequestReader.OptionalString(body, "idempotency_key", MaxKeyLength);
-        return new CreateRunRequest(input.GetRawText(), metadata?.GetRawText(), timeout, key);
+        _ = RequestReader.OptionalString(body, "idempotency_key", MaxKeyLength);
+        return new CreateRunRequest(input.GetRawText(), metadata?.GetRawText(), timeout);
     }
 
     public static SignalRequest ParseSignal(JsonElement body)
@@ -60,7 +55,7 @@ public static class RunRequests
         }
 
         var requestId = RequestReader.OptionalString(body, "request_id", 64);
-        var key = RequestReader.OptionalString(body, "idempotency_key", MaxKeyLength);
-        return new SignalRequest(name, payload?.GetRawText(), requestId, key);
+        _ = RequestReader.OptionalString(body, "idempotency_key", MaxKeyLength);
+        return new SignalRequest(name, payload?.GetRawText(), requestId);
     }
 }

@@ -1,3 +1,4 @@
+using AgentRuns.Functions.Storage;
 using Azure;
 using Azure.Data.Tables;
 
@@ -43,4 +44,44 @@ public sealed class IdempotencyEntity : ITableEntity
     public string? Body { get; set; }
 
     public string? Location { get; set; }
+
+    /// <summary>As stored: the response body may be longer than one table property holds (see <see cref="LargeText"/>).</summary>
+    public TableEntity ToTableEntity()
+    {
+        var entity = new TableEntity(PartitionKey, RowKey)
+        {
+            ["State"] = State,
+            ["Fingerprint"] = Fingerprint,
+            ["LockedUntil"] = LockedUntil,
+            ["CreatedAt"] = CreatedAt,
+            ["ExpiresAt"] = ExpiresAt,
+            ["StatusCode"] = StatusCode,
+            ["ContentType"] = ContentType,
+            ["Location"] = Location,
+            ETag = ETag,
+        };
+        LargeText.Write(entity, "Body", Body);
+        return entity;
+    }
+
+    public static IdempotencyEntity FromTableEntity(TableEntity entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        return new IdempotencyEntity
+        {
+            PartitionKey = entity.PartitionKey,
+            RowKey = entity.RowKey,
+            ETag = entity.ETag,
+            Timestamp = entity.Timestamp,
+            State = entity.GetString("State") ?? InFlight,
+            Fingerprint = entity.GetString("Fingerprint") ?? "",
+            LockedUntil = entity.GetDateTimeOffset("LockedUntil") ?? default,
+            CreatedAt = entity.GetDateTimeOffset("CreatedAt") ?? default,
+            ExpiresAt = entity.GetDateTimeOffset("ExpiresAt") ?? default,
+            StatusCode = entity.GetInt32("StatusCode") ?? 0,
+            ContentType = entity.GetString("ContentType"),
+            Location = entity.GetString("Location"),
+            Body = LargeText.Read(entity, "Body"),
+        };
+    }
 }

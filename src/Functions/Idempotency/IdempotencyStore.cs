@@ -1,13 +1,16 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Storage;
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 
 namespace AgentRuns.Functions.Idempotency;
+
+/// <summary>A response as it is stored for replay: status, body, content type and the Location header if any.</summary>
+public sealed record StoredResponse(int Status, string Body, string ContentType, string? Location);
 
 /// <summary>What became of a request that carries an idempotency key.</summary>
 public abstract record IdempotencyClaim
@@ -16,7 +19,7 @@ public abstract record IdempotencyClaim
     public sealed record Owned(IdempotencyEntity Entity) : IdempotencyClaim;
 
     /// <summary>A request with the same key and body already completed: answer with its response.</summary>
-    public sealed record Replay(JsonReply Reply) : IdempotencyClaim;
+    public sealed record Replay(StoredResponse Response) : IdempotencyClaim;
 }
 
 /// <summary>
@@ -50,7 +53,7 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
         {
             try
             {
-                var added = await _table.AddEntityAsync(fresh, cancellationToken);
+                var added = await _table.AddEntityAsync(fresh.ToTableEntity(), cancellationToken);
                 fresh.ETag = added.Headers.ETag ?? ETag.All;
                 return new IdempotencyClaim.Owned(fresh);
             }
@@ -58,13 +61,13 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
             {
             }
 
-            var existing = await _table.GetEntityIfExistsAsync<IdempotencyEntity>(tenantId, fresh.RowKey, cancellationToken: cancellationToken);
+            var existing = await _table.GetEntityIfExistsAsync<TableEntity>(tenantId, fresh.RowKey, cancellationToken: cancellationToken);
             if (!existing.HasValue)
             {
                 continue; // purged or released in between: claim again
             }
 
-            var entity = existing.Value!;
+            var entity = IdempotencyEntity.FromTableEntity(existing.Value!);
             var expired = entity.ExpiresAt <= now;
             var abandoned = !expired && entity.State == IdempotencyEntity.InFlight && entity.LockedUntil <= now;
             if (abandoned && !string.Equals(entity.Fingerprint, fingerprint, StringComparison.Ordinal))
@@ -80,7 +83,7 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
                 fresh.CreatedAt = abandoned ? entity.CreatedAt : now;
                 try
                 {
-                    var replaced = await _table.UpdateEntityAsync(fresh, entity.ETag, TableUpdateMode.Replace, cancellationToken);
+                    var replaced = await _table.UpdateEntityAsync(fresh.ToTableEntity(), entity.ETag, TableUpdateMode.Replace, cancellationToken);
                     fresh.ETag = replaced.Headers.ETag ?? ETag.All;
                     return new IdempotencyClaim.Owned(fresh);
                 }
@@ -97,29 +100,24 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
 
             if (entity.State == IdempotencyEntity.InFlight)
             {
-                throw ApiException.IdempotencyKeyInUse();
+                throw ApiException.IdempotencyKeyInUse(Math.Max(1, (int)Math.Ceiling((entity.LockedUntil - now).TotalSeconds)));
             }
 
-            var reply = new JsonReply(entity.StatusCode, entity.Body ?? "", entity.ContentType ?? ApiResults.JsonContentType)
-                .WithHeader("Idempotent-Replayed", "true");
-            if (entity.Location is not null)
-            {
-                reply.WithHeader("Location", entity.Location);
-            }
-
-            return new IdempotencyClaim.Replay(reply);
+            return new IdempotencyClaim.Replay(new StoredResponse(entity.StatusCode, entity.Body ?? "", entity.ContentType ?? "application/json", entity.Location));
         }
     }
 
     /// <summary>Stores the response for replay.</summary>
-    public async Task CompleteAsync(IdempotencyEntity claim, JsonReply reply, CancellationToken cancellationToken)
+    public async Task CompleteAsync(IdempotencyEntity claim, StoredResponse response, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(claim);
+        ArgumentNullException.ThrowIfNull(response);
         claim.State = IdempotencyEntity.Done;
-        claim.StatusCode = reply.Status;
-        claim.ContentType = reply.ContentType;
-        claim.Body = reply.Body;
-        claim.Location = reply.Headers.TryGetValue("Location", out var location) ? location : null;
-        await _table.UpdateEntityAsync(claim, claim.ETag, TableUpdateMode.Replace, cancellationToken);
+        claim.StatusCode = response.Status;
+        claim.ContentType = response.ContentType;
+        claim.Body = response.Body;
+        claim.Location = response.Location;
+        await _table.UpdateEntityAsync(claim.ToTableEntity(), claim.ETag, TableUpdateMode.Replace, cancellationToken);
     }
 
     /// <summary>Gives the key up: the request did not run (invalid) or failed, so a retry may run it.</summary>
@@ -144,7 +142,7 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
         {
             foreach (var partition in page.Values.GroupBy(e => e.PartitionKey))
             {
-                foreach (var batch in partition.Chunk(EventLog.MaxBatch))
+                foreach (var batch in partition.Chunk(100))
                 {
                     await _table.SubmitTransactionAsync(
                         batch.Select(e => new TableTransactionAction(TableTransactionActionType.Delete, e, ETag.All)), cancellationToken);

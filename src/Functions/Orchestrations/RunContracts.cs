@@ -1,59 +1,31 @@
+using AgentRuns.Functions.Runs;
+
 namespace AgentRuns.Functions.Orchestrations;
 
-// Messages between the HTTP functions, the run orchestration and its activities. Raw client JSON travels as
-// text so that any Durable data converter round-trips it unchanged.
+// Messages between the HTTP functions, the run orchestration and its activities. Raw client JSON travels as text so that
+// any Durable data converter round-trips it unchanged.
 
-/// <summary>The orchestration's input: everything the run needs, fixed at creation.</summary>
-public sealed record RunOrchestrationInput(
-    string TenantId,
-    string RunId,
-    string InputJson,
-    string? MetadataJson,
-    int SignalTimeoutSeconds);
+/// <summary>The orchestration's input: what the run needs, fixed at creation.</summary>
+public sealed record RunOrchestrationInput(string TenantId, string RunId, string InputJson, int SignalTimeoutSeconds);
 
-/// <summary>An event as the orchestration numbered it.</summary>
-public sealed record EventRecord(long Seq, string Type, DateTimeOffset Timestamp, bool Redacted, string ValueJson);
+/// <summary>Input of <c>WriteRun</c>: one numbered write of the orchestration to its run.</summary>
+public sealed record WriteRunInput(string TenantId, string RunId, RunWrite Write);
 
-/// <summary>The run record's projected state after a batch of events.</summary>
-public sealed record RunProjection(
-    string Status,
-    string? PendingRequestId = null,
-    string? PendingInputJson = null,
-    string? OutputJson = null,
-    string? ErrorJson = null);
-
-/// <summary>Input of <c>RecordEvents</c>: append these events, then project the run record to this state.</summary>
-public sealed record RecordEventsInput(string TenantId, string RunId, IReadOnlyList<EventRecord> Events, RunProjection Projection);
-
-/// <summary>
-/// A human's answer, raised to the orchestration once its signal was accepted. <see cref="PayloadJson"/> is what the
-/// human sent (the run works with it); <see cref="LoggedPayloadJson"/> is the same with secrets masked, for the log.
-/// </summary>
-public sealed record SignalEvent(
-    string RequestId, string Action, string? PayloadJson, DateTimeOffset AcceptedAt, string? LoggedPayloadJson = null, bool PayloadRedacted = false);
-
-/// <summary>Raised to the orchestration when a user cancels the run.</summary>
-public sealed record CancelEvent(DateTimeOffset RequestedAt);
-
-/// <summary>Input of <c>ExpireRequest</c>: the deadline of this request passed.</summary>
+/// <summary>Input of <c>ExpireRequest</c>: the deadline of this request came.</summary>
 public sealed record ExpireRequestInput(string TenantId, string RunId, string RequestId);
 
-public enum ExpireOutcome
+/// <summary>A human's accepted answer, raised to the orchestration. Its event in the log was written when it was accepted.</summary>
+public sealed record SignalEvent(string RequestId, string Action, string? PayloadJson, DateTimeOffset AcceptedAt)
 {
-    /// <summary>The timeout won: the run record is now cancelled with signal_timeout.</summary>
-    Expired,
-
-    /// <summary>A signal won the race: <see cref="ExpireRequestResult.Signal"/> is the accepted answer.</summary>
-    Answered,
-
-    /// <summary>The user cancelled the run before the deadline.</summary>
-    CancelRequested,
+    public static SignalEvent From(Answer answer)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        return new SignalEvent(answer.RequestId, answer.Action, answer.PayloadJson, answer.AcceptedAt);
+    }
 }
 
-public sealed record ExpireRequestResult(ExpireOutcome Outcome, SignalEvent? Signal);
-
-/// <summary>Input of <c>ClaimCompletion</c>: move the run to a terminal state unless a cancel came first.</summary>
-public sealed record ClaimCompletionInput(string TenantId, string RunId, string Status, string? OutputJson, string? ErrorJson);
+/// <summary>Raised to the orchestration when a user cancelled the run (the record already says so).</summary>
+public sealed record CancelEvent(DateTimeOffset RequestedAt);
 
 /// <summary>Names of the external events the run orchestration waits for.</summary>
 public static class RunEventNames

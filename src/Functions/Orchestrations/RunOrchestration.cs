@@ -1,109 +1,53 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using AgentRuns.Functions.Activities;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Runs;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
 
 namespace AgentRuns.Functions.Orchestrations;
 
 /// <summary>
-/// The run: one orchestration per run, instance id = run id. It asks the agent for the next step, records every
-/// step as events (it alone numbers them, so seq is deterministic under replay), and waits for humans by racing
-/// <c>WaitForExternalEvent</c> against a durable timer. It does no I/O itself: every write is an activity.
+/// The run: one orchestration per run, instance id = run id. It asks the agent for the next step and writes every step to
+/// the run through <c>WriteRun</c> (the state machine in <see cref="RunTransitions"/> decides and numbers the events); it
+/// waits for humans by racing <c>WaitForExternalEvent</c> against a durable timer, and the clock, through
+/// <c>ExpireRequest</c>, decides a deadline. It does no I/O itself. When its writes keep failing it ends the run failed
+/// with <c>engine_error</c>; if even that cannot be written, the repairer does it.
 /// </summary>
-public static class RunOrchestration
+public static partial class RunOrchestration
 {
-    internal static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(
+    /// <summary>Writes to the run: storage may be out for minutes, so they are retried for about six minutes.</summary>
+    internal static readonly TaskOptions WriteRetry = TaskOptions.FromRetryPolicy(new RetryPolicy(
+        maxNumberOfAttempts: 12, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(60)));
+
+    /// <summary>The agent's step.</summary>
+    internal static readonly TaskOptions AgentRetry = TaskOptions.FromRetryPolicy(new RetryPolicy(
         maxNumberOfAttempts: 5, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(30)));
+
+    /// <summary>A timer may fire up to a second early; the next one is set this much after the deadline.</summary>
+    private static readonly TimeSpan TimerSlack = TimeSpan.FromSeconds(1);
 
     [Function(nameof(RunOrchestration))]
     public static Task<string> Run([OrchestrationTrigger] TaskOrchestrationContext context) =>
         RunAsync(context, context.GetInput<RunOrchestrationInput>()!);
 
-    /// <summary>The body of the orchestration; returns the run's final status.</summary>
+    /// <summary>The body of the orchestration; returns how it ended (for diagnostics: the run record has the truth).</summary>
     public static async Task<string> RunAsync(TaskOrchestrationContext context, RunOrchestrationInput input)
     {
-        var run = new RunJournal(context, input);
-        await run.RecordAsync(
-            new RunProjection(RunStatus.Running),
-            (RunEventTypes.Created, new JsonObject
-            {
-                ["input"] = JsonNode.Parse(input.InputJson),
-                ["metadata"] = input.MetadataJson is null ? null : JsonNode.Parse(input.MetadataJson),
-            }),
-            (RunEventTypes.Started, new JsonObject()));
-
-        var humanInputs = new List<string>();
-        for (var step = 0; ; step++)
+        var run = new RunSteps(context, input);
+        try
         {
-            if (run.CancelRequested)
-            {
-                return await run.CancelAsync(RunReasonCodes.CancelledByUser);
-            }
-
-            AgentDecision decision;
-            try
-            {
-                decision = await context.CallActivityAsync<AgentDecision>(
-                    nameof(RunActivities.InvokeAgent), new AgentStepInput(input.RunId, input.InputJson, step, [.. humanInputs]), Retry);
-            }
-            catch (TaskFailedException ex)
-            {
-                return await run.FinishAsync(RunStatus.Failed, error: new RunError(RunReasonCodes.AgentError, ex.FailureDetails.ErrorMessage));
-            }
-
-            switch (decision.Kind)
-            {
-                case AgentDecisionKind.Work:
-                    await run.RecordAsync(
-                        new RunProjection(RunStatus.Running),
-                        (RunEventTypes.Progress, new JsonObject { ["step"] = step + 1, ["tool"] = decision.Tool, ["summary"] = decision.Summary }));
-                    if (decision.WorkSeconds > 0)
-                    {
-                        await run.WorkAsync(TimeSpan.FromSeconds(decision.WorkSeconds));
-                    }
-
-                    break;
-
-                case AgentDecisionKind.AskHuman:
-                    var answer = await run.AwaitHumanAsync(decision);
-                    switch (answer.Outcome)
-                    {
-                        case HumanOutcome.TimedOut:
-                            return await run.CancelAsync(RunReasonCodes.SignalTimeout);
-                        case HumanOutcome.Cancelled:
-                            return await run.CancelAsync(RunReasonCodes.CancelledByUser);
-                    }
-
-                    var signal = answer.Signal!;
-                    if (signal.Action == SignalActions.Reject)
-                    {
-                        return await run.FinishAsync(RunStatus.Failed, error: new RunError(RunReasonCodes.Rejected, RejectReason(signal)));
-                    }
-
-                    if (signal.Action == SignalActions.SubmitInput && signal.PayloadJson is not null)
-                    {
-                        humanInputs.Add(signal.PayloadJson);
-                    }
-
-                    break;
-
-                case AgentDecisionKind.Finish:
-                    return await run.FinishAsync(RunStatus.Succeeded, outputJson: decision.OutputJson ?? "{}", redacted: decision.OutputRedacted);
-
-                case AgentDecisionKind.Fail:
-                    return await run.FinishAsync(
-                        RunStatus.Failed, error: new RunError(decision.ReasonCode ?? RunReasonCodes.AgentFailed, decision.Reason));
-
-                default:
-                    throw new InvalidOperationException($"Unknown agent decision {decision.Kind}.");
-            }
+            return await run.RunAsync();
+        }
+        catch (RunWriteFailedException ex)
+        {
+            return await run.FailForEngineAsync(ex.Message);
         }
     }
 
-    private static string RejectReason(SignalEvent signal)
+    internal static string RejectReason(SignalEvent signal)
     {
         if (signal.PayloadJson is not null)
         {
@@ -119,151 +63,216 @@ public static class RunOrchestration
         return "Rejected by a human.";
     }
 
-    internal enum HumanOutcome
-    {
-        Answered,
-        TimedOut,
-        Cancelled,
-    }
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: a write kept failing ({Reason}); ending it with engine_error")]
+    private static partial void LogEngineFailure(ILogger logger, string runId, string reason);
 
-    internal sealed record HumanAnswer(HumanOutcome Outcome, SignalEvent? Signal = null);
+    /// <summary>A write to the run failed past its retries.</summary>
+    private sealed class RunWriteFailedException(string message) : Exception(message);
 
-    /// <summary>The orchestration's running state: the next seq, and the outstanding waits for external events.</summary>
-    private sealed class RunJournal(TaskOrchestrationContext context, RunOrchestrationInput input)
+    /// <summary>The orchestration's running state: its write counter and the outstanding waits for external events.</summary>
+    private sealed class RunSteps(TaskOrchestrationContext context, RunOrchestrationInput input)
     {
         private readonly Task<CancelEvent> _cancel = context.WaitForExternalEvent<CancelEvent>(RunEventNames.Cancel);
 
-        // One outstanding signal wait at a time, kept across human waits: a new waiter is created only after the
-        // previous one received an event, so no abandoned waiter can swallow a later signal.
+        // One outstanding signal wait at a time, kept across human waits: a new waiter is created only after the previous
+        // one received an event, so no abandoned waiter can swallow a later signal.
         private Task<SignalEvent>? _signal;
-        private long _seq;
+        private int _writes;
 
-        public bool CancelRequested => _cancel.IsCompleted;
-
-        public Task RecordAsync(RunProjection projection, params (string Type, JsonObject Value)[] events) =>
-            RecordAsync(projection, redacted: false, events);
-
-        public Task RecordAsync(RunProjection projection, bool redacted, params (string Type, JsonObject Value)[] events)
+        public async Task<string> RunAsync()
         {
-            var now = context.CurrentUtcDateTime;
-            var records = events
-                .Select(e => new EventRecord(++_seq, e.Type, new DateTimeOffset(now, TimeSpan.Zero), redacted, e.Value.ToJsonString()))
-                .ToList();
-            return context.CallActivityAsync(nameof(RunActivities.RecordEvents), new RecordEventsInput(input.TenantId, input.RunId, records, projection), Retry);
+            if (await WriteAsync(new RunWrite(++_writes, RunWriteKind.Start)) == WriteOutcome.Ended)
+            {
+                return "ended";
+            }
+
+            var humanInputs = new List<string>();
+            for (var step = 0; ; step++)
+            {
+                if (_cancel.IsCompleted)
+                {
+                    return "cancelled";
+                }
+
+                AgentDecision decision;
+                try
+                {
+                    decision = await context.CallActivityAsync<AgentDecision>(
+                        nameof(RunActivities.InvokeAgent), new AgentStepInput(input.RunId, input.InputJson, step, [.. humanInputs]), AgentRetry);
+                }
+                catch (TaskFailedException ex)
+                {
+                    return await CompleteAsync(RunEnding.Failed(RunReasonCodes.AgentError, ex.FailureDetails.ErrorMessage));
+                }
+
+                switch (decision.Kind)
+                {
+                    case AgentDecisionKind.Work:
+                        var progress = new RunWrite(++_writes, RunWriteKind.Progress, Step: step + 1, Tool: decision.Tool, Summary: decision.Summary);
+                        if (await WriteAsync(progress) == WriteOutcome.Ended)
+                        {
+                            return "ended";
+                        }
+
+                        if (decision.WorkSeconds > 0 && await WorkAsync(TimeSpan.FromSeconds(decision.WorkSeconds)))
+                        {
+                            return "cancelled";
+                        }
+
+                        break;
+
+                    case AgentDecisionKind.AskHuman:
+                        var signal = await AwaitHumanAsync(decision);
+                        if (signal is null)
+                        {
+                            return "ended";
+                        }
+
+                        if (signal.Action == SignalActions.Reject)
+                        {
+                            return await CompleteAsync(RunEnding.Failed(RunReasonCodes.Rejected, RejectReason(signal)));
+                        }
+
+                        if (signal.Action == SignalActions.SubmitInput && signal.PayloadJson is not null)
+                        {
+                            humanInputs.Add(signal.PayloadJson);
+                        }
+
+                        break;
+
+                    case AgentDecisionKind.Finish:
+                        return await CompleteAsync(RunEnding.Succeeded(decision.OutputJson ?? "{}", decision.OutputRedacted));
+
+                    case AgentDecisionKind.Fail:
+                        return await CompleteAsync(RunEnding.Failed(decision.ReasonCode ?? RunReasonCodes.AgentFailed, decision.Reason));
+
+                    default:
+                        throw new InvalidOperationException($"Unknown agent decision {decision.Kind}.");
+                }
+            }
         }
 
-        /// <summary>Lets time pass for a long piece of work; a cancel ends the wait early.</summary>
-        public async Task WorkAsync(TimeSpan duration)
+        /// <summary>Ends the run failed with engine_error; if even that cannot be written, the repairer will.</summary>
+        public async Task<string> FailForEngineAsync(string reason)
+        {
+            LogEngineFailure(context.CreateReplaySafeLogger(nameof(RunOrchestration)), input.RunId, reason);
+            try
+            {
+                var ending = RunEnding.Failed(RunReasonCodes.EngineError, $"The run's state could not be written: {reason}");
+                await context.CallActivityAsync<WriteOutcome>(
+                    nameof(RunActivities.WriteRun), new WriteRunInput(input.TenantId, input.RunId, new RunWrite(++_writes, RunWriteKind.Complete, Ending: ending)), WriteRetry);
+                return "engine_error";
+            }
+            catch (TaskFailedException)
+            {
+                return "engine_error_unwritten";
+            }
+        }
+
+        private async Task<string> CompleteAsync(RunEnding ending) =>
+            await WriteAsync(new RunWrite(++_writes, RunWriteKind.Complete, Ending: ending)) == WriteOutcome.Ended ? "ended" : ending.Status;
+
+        private async Task<WriteOutcome> WriteAsync(RunWrite write)
+        {
+            try
+            {
+                return await context.CallActivityAsync<WriteOutcome>(nameof(RunActivities.WriteRun), new WriteRunInput(input.TenantId, input.RunId, write), WriteRetry);
+            }
+            catch (TaskFailedException ex)
+            {
+                throw new RunWriteFailedException(ex.FailureDetails.ErrorMessage);
+            }
+        }
+
+        /// <summary>Lets time pass for a long piece of work. True when a cancel ended the wait.</summary>
+        private async Task<bool> WorkAsync(TimeSpan duration)
         {
             using var timerCancellation = new CancellationTokenSource();
             var done = context.CreateTimer(duration, timerCancellation.Token);
             if (await Task.WhenAny(done, _cancel) == _cancel)
             {
                 timerCancellation.Cancel();
+                return true;
             }
+
+            return false;
         }
 
-        public async Task<HumanAnswer> AwaitHumanAsync(AgentDecision decision)
+        /// <summary>Opens a request and waits for its answer; null when the run ended instead (timeout, cancel).</summary>
+        private async Task<SignalEvent?> AwaitHumanAsync(AgentDecision decision)
         {
             var inputKind = decision.InputKind!;
-            var expiresAt = context.CurrentUtcDateTime.AddSeconds(input.SignalTimeoutSeconds);
-            var pending = new PendingInput(
+            var expiresAt = new DateTimeOffset(context.CurrentUtcDateTime.AddSeconds(input.SignalTimeoutSeconds), TimeSpan.Zero);
+            var request = new PendingRequest(
                 RequestId: context.NewGuid().ToString("D"),
-                ReasonCode: InputKinds.ReasonCodeFor(inputKind),
                 InputKind: inputKind,
                 Prompt: decision.Prompt ?? "",
                 AllowedActions: decision.AllowedActions ?? InputKinds.DefaultActionsFor(inputKind),
-                ExpiresAt: new DateTimeOffset(expiresAt, TimeSpan.Zero),
-                ProposedAction: ApiJson.ParseElementOrNull(decision.ProposedActionJson));
-            var pendingJson = ApiJson.Serialize(pending);
-            await RecordAsync(
-                new RunProjection(RunStatus.AwaitingInput, pending.RequestId, pendingJson),
-                (RunEventTypes.AwaitingInput, JsonNode.Parse(pendingJson)!.AsObject()));
+                ExpiresAt: expiresAt,
+                ProposedActionJson: decision.ProposedActionJson);
+            if (await WriteAsync(new RunWrite(++_writes, RunWriteKind.OpenRequest, Request: request)) == WriteOutcome.Ended)
+            {
+                return null;
+            }
 
-            using var timerCancellation = new CancellationTokenSource();
-            var deadline = context.CreateTimer(expiresAt, timerCancellation.Token);
-#pragma warning disable DURABLE0011 // Each turn consumes one raised signal; history grows only with what clients send.
+            var deadline = expiresAt.UtcDateTime;
+#pragma warning disable DURABLE0011 // Each turn consumes one raised signal or one timer; history grows only with what clients send.
             while (true)
             {
-                _signal ??= context.WaitForExternalEvent<SignalEvent>(RunEventNames.Signal);
-                var winner = await Task.WhenAny(_signal, deadline, _cancel);
-                if (winner == _signal)
+                using var timerCancellation = new CancellationTokenSource();
+                var timer = context.CreateTimer(deadline, timerCancellation.Token);
+                while (true)
                 {
-                    var signal = await _signal;
-                    _signal = null;
-                    if (signal.RequestId != pending.RequestId)
+                    _signal ??= context.WaitForExternalEvent<SignalEvent>(RunEventNames.Signal);
+                    var winner = await Task.WhenAny(_signal, timer, _cancel);
+                    if (winner == _signal)
                     {
-                        continue; // an answer to an earlier question: discard it, keep waiting against the same deadline
+                        var signal = await _signal;
+                        _signal = null;
+                        if (signal.RequestId != request.RequestId)
+                        {
+                            continue; // an answer to an earlier question, or one raised twice: discard it, keep waiting
+                        }
+
+                        timerCancellation.Cancel();
+                        return signal;
                     }
 
-                    timerCancellation.Cancel();
-                    return await RecordSignalAsync(signal);
+                    if (winner == _cancel)
+                    {
+                        timerCancellation.Cancel();
+                        return null;
+                    }
+
+                    break; // the timer fired
                 }
 
-                if (winner == _cancel)
+                // The timer fired. The clock and the record decide: a signal that got there first wins; a timer that fired
+                // early waits out the rest.
+                ExpireOutcome expiry;
+                try
                 {
-                    timerCancellation.Cancel();
-                    return new HumanAnswer(HumanOutcome.Cancelled);
+                    expiry = await context.CallActivityAsync<ExpireOutcome>(
+                        nameof(RunActivities.ExpireRequest), new ExpireRequestInput(input.TenantId, input.RunId, request.RequestId), WriteRetry);
+                }
+                catch (TaskFailedException ex)
+                {
+                    throw new RunWriteFailedException(ex.FailureDetails.ErrorMessage);
                 }
 
-                // The deadline passed. The run record decides whether the timeout or a signal got there first.
-                var expiry = await context.CallActivityAsync<ExpireRequestResult>(
-                    nameof(RunActivities.ExpireRequest), new ExpireRequestInput(input.TenantId, input.RunId, pending.RequestId), Retry);
-                return expiry.Outcome switch
+                switch (expiry.Verdict)
                 {
-                    ExpireOutcome.Expired => new HumanAnswer(HumanOutcome.TimedOut),
-                    ExpireOutcome.CancelRequested => new HumanAnswer(HumanOutcome.Cancelled),
-                    _ => await RecordSignalAsync(expiry.Signal ?? throw new InvalidOperationException("An answered request has no accepted signal.")),
-                };
+                    case ExpireVerdict.Answered:
+                        return SignalEvent.From(expiry.Answer ?? throw new InvalidOperationException("An answered request has no answer."));
+                    case ExpireVerdict.NotYet:
+                        var next = expiry.ExpiresAt!.Value.UtcDateTime + TimerSlack;
+                        deadline = next > context.CurrentUtcDateTime ? next : context.CurrentUtcDateTime + TimerSlack;
+                        continue;
+                    default:
+                        return null; // expired or ended otherwise
+                }
             }
 #pragma warning restore DURABLE0011
-        }
-
-        public async Task<string> FinishAsync(string status, string? outputJson = null, RunError? error = null, bool redacted = false)
-        {
-            var errorJson = error is null ? null : ApiJson.Serialize(error);
-            var claimed = await context.CallActivityAsync<bool>(
-                nameof(RunActivities.ClaimCompletion), new ClaimCompletionInput(input.TenantId, input.RunId, status, outputJson, errorJson), Retry);
-            if (!claimed)
-            {
-                return await CancelAsync(RunReasonCodes.CancelledByUser);
-            }
-
-            var value = status == RunStatus.Succeeded
-                ? new JsonObject { ["output"] = JsonNode.Parse(outputJson ?? "{}") }
-                : new JsonObject { ["reason_code"] = error?.ReasonCode, ["reason"] = error?.Reason };
-            await RecordAsync(
-                new RunProjection(status, OutputJson: outputJson, ErrorJson: errorJson),
-                redacted,
-                (status == RunStatus.Succeeded ? RunEventTypes.Succeeded : RunEventTypes.Failed, value));
-            return status;
-        }
-
-        public async Task<string> CancelAsync(string reasonCode)
-        {
-            var reason = reasonCode == RunReasonCodes.SignalTimeout
-                ? "No signal arrived before the request expired."
-                : "Cancelled by the user.";
-            await RecordAsync(
-                new RunProjection(RunStatus.Cancelled, ErrorJson: ApiJson.Serialize(new RunError(reasonCode, reason))),
-                (RunEventTypes.Cancelled, new JsonObject { ["reason_code"] = reasonCode }));
-            return RunStatus.Cancelled;
-        }
-
-        private async Task<HumanAnswer> RecordSignalAsync(SignalEvent signal)
-        {
-            // The log gets the masked payload; the run itself goes on with what the human sent.
-            var logged = signal.LoggedPayloadJson ?? signal.PayloadJson;
-            await RecordAsync(
-                new RunProjection(RunStatus.Running),
-                signal.PayloadRedacted,
-                (RunEventTypes.SignalReceived, new JsonObject
-                {
-                    ["request_id"] = signal.RequestId,
-                    ["action"] = signal.Action,
-                    ["payload"] = logged is null ? null : JsonNode.Parse(logged),
-                }));
-            return new HumanAnswer(HumanOutcome.Answered, signal);
         }
     }
 }

@@ -1,5 +1,6 @@
 using AgentRuns.Functions.Activities;
 using AgentRuns.Functions.Agents;
+using AgentRuns.Functions.Runs;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -18,17 +19,12 @@ public static class RunsDurableRegistry
 
         // A lambda, not a method group: the DurableTask analyzer crashes (AD0001) on a method group here.
         registry.AddOrchestratorFunc<RunOrchestrationInput, string>(nameof(RunOrchestration), (context, input) => RunOrchestration.RunAsync(context, input));
-        registry.AddActivity(nameof(RunActivities.RecordEvents), sp => new ServiceActivity<RecordEventsInput, object?>(async input =>
-        {
-            await sp.GetRequiredService<RunActivities>().RecordEvents(input, CancellationToken.None);
-            return null;
-        }));
+        registry.AddActivity(nameof(RunActivities.WriteRun), sp => new ServiceActivity<WriteRunInput, WriteOutcome>(
+            input => sp.GetRequiredService<RunActivities>().WriteRun(input, CancellationToken.None)));
         registry.AddActivity(nameof(RunActivities.InvokeAgent), sp => new ServiceActivity<AgentStepInput, AgentDecision>(
             input => sp.GetRequiredService<RunActivities>().InvokeAgent(input, CancellationToken.None)));
-        registry.AddActivity(nameof(RunActivities.ExpireRequest), sp => new ServiceActivity<ExpireRequestInput, ExpireRequestResult>(
+        registry.AddActivity(nameof(RunActivities.ExpireRequest), sp => new ServiceActivity<ExpireRequestInput, ExpireOutcome>(
             input => sp.GetRequiredService<RunActivities>().ExpireRequest(input, CancellationToken.None)));
-        registry.AddActivity(nameof(RunActivities.ClaimCompletion), sp => new ServiceActivity<ClaimCompletionInput, bool>(
-            input => sp.GetRequiredService<RunActivities>().ClaimCompletion(input, CancellationToken.None)));
         return registry;
     }
 

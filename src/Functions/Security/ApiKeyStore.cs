@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Storage;
 using Azure;
 using Azure.Data.Tables;
@@ -9,7 +10,7 @@ using Azure.Data.Tables;
 namespace AgentRuns.Functions.Security;
 
 /// <summary>A key as it was minted: the only moment the key itself exists outside the caller's hands.</summary>
-public sealed record MintedKey(string Key, string Hash, string TenantId, string Name);
+public sealed record MintedKey(string Key, string Hash, string KeyId, string TenantId, string Name);
 
 /// <summary>API keys, stored only as SHA-256 hashes. Keys are 256 random bits, so a plain hash is enough.</summary>
 public sealed partial class ApiKeyStore(RunTables tables, TimeProvider time)
@@ -18,6 +19,13 @@ public sealed partial class ApiKeyStore(RunTables tables, TimeProvider time)
     private readonly TableClient _keys = tables.ApiKeys;
 
     public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>
+    /// The key's public id (<c>key_</c> + 16 hex digits), shown as who answered a request. Derived from the stored hash by a
+    /// second, domain-separated hash: it names the key without revealing the key or its hash.
+    /// </summary>
+    public static string KeyIdFor(string hash) =>
+        "key_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("agent-runs/key-id/" + hash)))[..16];
 
     /// <summary>True for text that can be a key at all (checked before any lookup).</summary>
     public static bool IsPlausible(string key) => KeyShape().IsMatch(key);
@@ -29,7 +37,7 @@ public sealed partial class ApiKeyStore(RunTables tables, TimeProvider time)
         var hash = Hash(key);
         await _keys.AddEntityAsync(
             new ApiKeyEntity { RowKey = hash, TenantId = tenantId, Name = name, CreatedAt = time.GetUtcNow() }, cancellationToken);
-        return new MintedKey(key, hash, tenantId, name);
+        return new MintedKey(key, hash, KeyIdFor(hash), tenantId, name);
     }
 
     /// <summary>Stores a known key (the development key). Idempotent.</summary>
@@ -47,8 +55,8 @@ public sealed partial class ApiKeyStore(RunTables tables, TimeProvider time)
         }
     }
 
-    /// <summary>The tenant of an active key, or null for an unknown or revoked one.</summary>
-    public async Task<string?> FindTenantAsync(string key, CancellationToken cancellationToken = default)
+    /// <summary>The caller an active key stands for (its tenant, id and name), or null for an unknown or revoked key.</summary>
+    public async Task<Caller?> FindAsync(string key, CancellationToken cancellationToken = default)
     {
         var hash = Hash(key);
         var found = await _keys.GetEntityIfExistsAsync<ApiKeyEntity>(ApiKeyEntity.Partition, hash, cancellationToken: cancellationToken);
@@ -58,8 +66,9 @@ public sealed partial class ApiKeyStore(RunTables tables, TimeProvider time)
         }
 
         // The lookup is by hash; compare the stored hash in constant time all the same.
-        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(found.Value.RowKey), Encoding.ASCII.GetBytes(hash))
-            ? found.Value.TenantId
+        var entity = found.Value;
+        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(entity.RowKey), Encoding.ASCII.GetBytes(hash))
+            ? new Caller(entity.TenantId, new Actor(KeyIdFor(hash), entity.Name))
             : null;
     }
 

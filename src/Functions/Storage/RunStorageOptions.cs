@@ -18,17 +18,30 @@ public sealed class RunStorageOptions
     /// <summary>Client id of the user-assigned managed identity used with <see cref="TableServiceUri"/>.</summary>
     public string? ClientId { get; set; }
 
+    /// <summary>Run records and their events, one partition per tenant (see <see cref="RunRows"/>).</summary>
     [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
     public string RunsTable { get; set; } = "Runs";
 
+    /// <summary>The runs that have not ended, for the repairer (see <see cref="OpenRunIndex"/>).</summary>
     [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
-    public string EventsTable { get; set; } = "RunEvents";
+    public string OpenRunsTable { get; set; } = "OpenRuns";
 
     [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
     public string IdempotencyTable { get; set; } = "Idempotency";
 
     [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
     public string ApiKeysTable { get; set; } = "ApiKeys";
+
+    /// <summary>
+    /// How long one storage request may take before it is retried (seconds). With <see cref="MaxRetries"/> this bounds how long an
+    /// API request waits on storage that does not answer before it gets 503 storage_unavailable.
+    /// </summary>
+    [Range(1, 100)]
+    public int NetworkTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>Retries of a failed storage request (exponential back-off from 0.4 s, at most 2 s apart).</summary>
+    [Range(0, 10)]
+    public int MaxRetries { get; set; } = 2;
 
     internal bool IsConfigured => !string.IsNullOrWhiteSpace(ConnectionString) || TableServiceUri is not null;
 }

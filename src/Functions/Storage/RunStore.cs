@@ -1,46 +1,117 @@
 using System.Net;
-using System.Text.Json;
-using AgentRuns.Functions.Model;
-using AgentRuns.Functions.Orchestrations;
+using AgentRuns.Functions.Runs;
 using Azure;
 using Azure.Data.Tables;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AgentRuns.Functions.Storage;
 
 /// <summary>
-/// The Runs table. Every state change that can race is a read followed by one conditional (If-Match) write:
-/// when two writers read the same ETag, exactly one write lands and the other re-reads and decides again.
+/// The Runs table's I/O. The only writer of run records and events: <see cref="ApplyAsync{T}"/> reads the record, asks a
+/// transition of <see cref="RunTransitions"/> what to do, and writes the new record (If-Match) and the events it appends in
+/// one entity-group transaction. Of two writers that read the same record one lands, the other re-reads and decides again.
+/// It keeps the index of unfinished runs (<see cref="OpenRunIndex"/>): indexed before a run exists, asked for an early look
+/// before an answer is accepted, released after the run ended.
 /// </summary>
-public sealed class RunStore(RunTables tables, TimeProvider time)
+public sealed partial class RunStore(
+    RunTables tables, OpenRunIndex index, RunEventNotifier notifier, IOptions<RepairOptions> repair, TimeProvider time, ILogger<RunStore> logger)
 {
+    /// <summary>More attempts than this means something rewrites the record in a loop: fail rather than spin.</summary>
+    private const int MaxAttempts = 64;
+
     private readonly TableClient _runs = tables.Runs;
 
-    public Task CreateAsync(RunEntity run, CancellationToken cancellationToken = default) =>
-        _runs.AddEntityAsync(run, cancellationToken);
+    public async Task<RunRecord?> GetAsync(string tenantId, string runId, CancellationToken cancellationToken = default) =>
+        (await ReadAsync(tenantId, runId, cancellationToken)).Record;
 
-    public async Task<RunEntity?> GetAsync(string tenantId, string runId, CancellationToken cancellationToken = default)
+    /// <summary>Writes a new run and its first events. False when the run already exists (a retried create): nothing is written.</summary>
+    public async Task<bool> CreateAsync(RunTransition<RunRecord> creation, CancellationToken cancellationToken = default)
     {
-        var response = await _runs.GetEntityIfExistsAsync<RunEntity>(tenantId, runId, cancellationToken: cancellationToken);
-        return response.HasValue ? response.Value : null;
+        ArgumentNullException.ThrowIfNull(creation);
+        var run = creation.Next!;
+        await index.TrackAsync(run.TenantId, run.RunId, run.CreatedAt, time.GetUtcNow().AddSeconds(repair.Value.StartGraceSeconds), cancellationToken);
+        var actions = new List<TableTransactionAction> { new(TableTransactionActionType.Add, RunRows.ToEntity(run)) };
+        actions.AddRange(creation.Events!.Select(e => new TableTransactionAction(TableTransactionActionType.Add, RunRows.ToEntity(run.TenantId, run.RunId, e))));
+        try
+        {
+            await _runs.SubmitTransactionAsync(actions, cancellationToken);
+        }
+        catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+        {
+            return false;
+        }
+
+        notifier.Notify(run.RunId);
+        return true;
     }
 
-    public Task DeleteAsync(string tenantId, string runId, CancellationToken cancellationToken = default) =>
-        _runs.DeleteEntityAsync(tenantId, runId, ETag.All, cancellationToken);
-
     /// <summary>
-    /// The tenant's runs, newest first (run ids sort newest first), after <paramref name="cursor"/>.
+    /// Applies a transition to the run: read, decide, write record and events with If-Match, again from the read if another
+    /// writer got there first. Reads and writes go on whatever <paramref name="cancellationToken"/> says once a decision was
+    /// made: callers that must not lose a decision (a signal whose client left) pass <see cref="CancellationToken.None"/>.
     /// </summary>
-    public async Task<(IReadOnlyList<RunEntity> Runs, string? NextCursor)> ListAsync(
+    public async Task<T> ApplyAsync<T>(
+        string tenantId,
+        string runId,
+        Func<RunRecord?, DateTimeOffset, RunTransition<T>> decide,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(decide);
+        for (var attempt = 1; ; attempt++)
+        {
+            var (run, etag) = await ReadAsync(tenantId, runId, cancellationToken);
+            var transition = decide(run, time.GetUtcNow());
+            if (!transition.Writes)
+            {
+                return transition.Outcome;
+            }
+
+            if (run is null)
+            {
+                throw new InvalidOperationException($"A transition of run {runId} wrote a record that does not exist.");
+            }
+
+            var next = transition.Next!;
+            if (next.LastAnswer is { Consumed: false } answer && !ReferenceEquals(answer, run.LastAnswer))
+            {
+                // Until the orchestration takes this answer in, the repairer is to look soon: it raises the answer again if it was lost.
+                await index.CheckByAsync(tenantId, runId, answer.AcceptedAt.AddSeconds(repair.Value.SignalGraceSeconds), cancellationToken);
+            }
+
+            var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, RunRows.ToEntity(next), etag) };
+            actions.AddRange(transition.Events!.Select(e => new TableTransactionAction(TableTransactionActionType.Add, RunRows.ToEntity(tenantId, runId, e))));
+            try
+            {
+                await _runs.SubmitTransactionAsync(actions, cancellationToken);
+                notifier.Notify(runId);
+                if (next.IsTerminal && !run.IsTerminal)
+                {
+                    await ReleaseAsync(tenantId, runId);
+                }
+
+                return transition.Outcome;
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed && attempt < MaxAttempts)
+            {
+                // Another writer changed the record since we read it: decide again on what it wrote.
+            }
+        }
+    }
+
+    /// <summary>The tenant's runs, newest first, after <paramref name="cursor"/> (a run id); with the next cursor if there are more.</summary>
+    public async Task<(IReadOnlyList<RunRecord> Runs, string? NextCursor)> ListAsync(
         string tenantId, string? status, string? cursor, int limit, CancellationToken cancellationToken = default)
     {
-        var after = cursor ?? "";
+        var after = RunRows.RecordKey(cursor ?? "");
+        var end = RunRows.RecordPrefix + RunRows.End;
         var filter = status is null
-            ? TableClient.CreateQueryFilter($"PartitionKey eq {tenantId} and RowKey gt {after}")
-            : TableClient.CreateQueryFilter($"PartitionKey eq {tenantId} and RowKey gt {after} and Status eq {status}");
-        var page = new List<RunEntity>(limit + 1);
-        await foreach (var run in _runs.QueryAsync<RunEntity>(filter, maxPerPage: Math.Min(limit + 1, 1000), cancellationToken: cancellationToken))
+            ? TableClient.CreateQueryFilter($"PartitionKey eq {tenantId} and RowKey gt {after} and RowKey lt {end}")
+            : TableClient.CreateQueryFilter($"PartitionKey eq {tenantId} and RowKey gt {after} and RowKey lt {end} and Status eq {status}");
+        var page = new List<RunRecord>(limit + 1);
+        await foreach (var entity in _runs.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(limit + 1, 1000), cancellationToken: cancellationToken))
         {
-            page.Add(run);
+            page.Add(RunRows.ToRecord(entity));
             if (page.Count > limit)
             {
                 break;
@@ -50,234 +121,53 @@ public sealed class RunStore(RunTables tables, TimeProvider time)
         if (page.Count > limit)
         {
             page.RemoveAt(limit);
-            return (page, page[^1].RowKey);
+            return (page, page[^1].RunId);
         }
 
         return (page, null);
     }
 
-    /// <summary>Accepts a signal for the pending request, or says why not. Exactly one concurrent caller wins.</summary>
-    /// <param name="loggedPayloadJson">The payload as the log may show it (secrets masked); the payload itself if null.</param>
-    public async Task<SignalDecision> TryAcceptSignalAsync(
-        string tenantId, string runId, string action, string? requestId, string? payloadJson,
-        string? loggedPayloadJson = null, bool payloadRedacted = false, CancellationToken cancellationToken = default)
+    /// <summary>The run's events with seq greater than <paramref name="afterSeq"/>, ascending, at most <paramref name="limit"/>.</summary>
+    public async Task<IReadOnlyList<RunEvent>> ReadEventsAsync(
+        string tenantId, string runId, long afterSeq, int limit, CancellationToken cancellationToken = default)
     {
-        while (true)
+        var after = RunRows.EventKey(runId, afterSeq);
+        var end = RunRows.EventPrefix + runId + "|" + RunRows.End;
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {tenantId} and RowKey gt {after} and RowKey lt {end}");
+        var result = new List<RunEvent>(Math.Min(limit, 1000));
+        await foreach (var entity in _runs.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(limit, 1000), cancellationToken: cancellationToken))
         {
-            var run = await GetAsync(tenantId, runId, cancellationToken);
-            if (run is null)
+            result.Add(RunRows.ToEvent(entity));
+            if (result.Count >= limit)
             {
-                return SignalDecision.NotFound;
-            }
-
-            if (run.Status != RunStatus.AwaitingInput || run.PendingRequestId is null || run.PendingInputJson is null || run.CancelRequested)
-            {
-                return SignalDecision.NotAwaitingInput;
-            }
-
-            if (requestId is not null && !string.Equals(requestId, run.PendingRequestId, StringComparison.Ordinal))
-            {
-                return SignalDecision.NotAwaitingInput;
-            }
-
-            var pending = JsonSerializer.Deserialize<PendingInput>(run.PendingInputJson, ApiJson.Options)!;
-            if (!pending.AllowedActions.Contains(action))
-            {
-                return SignalDecision.ActionNotAllowed(pending.AllowedActions);
-            }
-
-            var now = time.GetUtcNow();
-            var signal = new SignalEvent(run.PendingRequestId, action, payloadJson, now, loggedPayloadJson ?? payloadJson, payloadRedacted);
-            run.Status = RunStatus.Running;
-            run.AnsweredRequestId = run.PendingRequestId;
-            run.AcceptedSignalJson = JsonSerializer.Serialize(signal, ApiJson.Options);
-            run.PendingRequestId = null;
-            run.PendingInputJson = null;
-            run.UpdatedAt = now;
-            if (await TryReplaceAsync(run, cancellationToken))
-            {
-                return SignalDecision.Accepted(signal);
+                break;
             }
         }
+
+        return result;
     }
 
-    /// <summary>Marks the run as cancel-requested, unless it has ended.</summary>
-    public async Task<CancelDecision> RequestCancelAsync(string tenantId, string runId, CancellationToken cancellationToken = default)
-    {
-        while (true)
-        {
-            var run = await GetAsync(tenantId, runId, cancellationToken);
-            if (run is null)
-            {
-                return CancelDecision.NotFound;
-            }
-
-            if (RunStatus.IsTerminal(run.Status))
-            {
-                return CancelDecision.NotCancellable;
-            }
-
-            if (run.CancelRequested)
-            {
-                return CancelDecision.Accepted;
-            }
-
-            run.CancelRequested = true;
-            run.UpdatedAt = time.GetUtcNow();
-            if (await TryReplaceAsync(run, cancellationToken))
-            {
-                return CancelDecision.Accepted;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Moves the run record to the state after event <paramref name="lastEventSeq"/>. Idempotent and monotonic:
-    /// a record that already reflects that event (or a later one) is left alone.
-    /// </summary>
-    public async Task ApplyProjectionAsync(
-        string tenantId, string runId, RunProjection projection, long lastEventSeq, CancellationToken cancellationToken = default)
-    {
-        while (true)
-        {
-            var run = await GetAsync(tenantId, runId, cancellationToken)
-                ?? throw new InvalidOperationException($"Run {runId} has no record in the Runs table.");
-            if (run.LastEventSeq >= lastEventSeq)
-            {
-                return;
-            }
-
-            run.Status = projection.Status;
-            run.PendingRequestId = projection.PendingRequestId;
-            run.PendingInputJson = projection.PendingInputJson;
-            run.OutputJson = projection.OutputJson ?? run.OutputJson;
-            run.ErrorJson = projection.ErrorJson ?? run.ErrorJson;
-            if (projection.Status != RunStatus.AwaitingInput)
-            {
-                // The orchestration has recorded the answer by now: the raw payload need not stay in the record.
-                run.AcceptedSignalJson = null;
-            }
-
-            run.LastEventSeq = lastEventSeq;
-            run.UpdatedAt = time.GetUtcNow();
-            if (await TryReplaceAsync(run, cancellationToken))
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>The deadline of <paramref name="requestId"/> passed: cancel the run, unless a signal or a cancel won.</summary>
-    public async Task<ExpireRequestResult> ExpireRequestAsync(
-        string tenantId, string runId, string requestId, CancellationToken cancellationToken = default)
-    {
-        while (true)
-        {
-            var run = await GetAsync(tenantId, runId, cancellationToken)
-                ?? throw new InvalidOperationException($"Run {runId} has no record in the Runs table.");
-
-            if (string.Equals(run.AnsweredRequestId, requestId, StringComparison.Ordinal))
-            {
-                var signal = run.AcceptedSignalJson is null
-                    ? null
-                    : JsonSerializer.Deserialize<SignalEvent>(run.AcceptedSignalJson, ApiJson.Options);
-                return new ExpireRequestResult(ExpireOutcome.Answered, signal);
-            }
-
-            if (run.CancelRequested)
-            {
-                return new ExpireRequestResult(ExpireOutcome.CancelRequested, null);
-            }
-
-            if (run.Status == RunStatus.Cancelled)
-            {
-                // A retry of this activity after its own write landed.
-                return new ExpireRequestResult(ExpireOutcome.Expired, null);
-            }
-
-            if (run.Status != RunStatus.AwaitingInput || !string.Equals(run.PendingRequestId, requestId, StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"Run {runId} is {run.Status}, not waiting on request {requestId}.");
-            }
-
-            run.Status = RunStatus.Cancelled;
-            run.PendingRequestId = null;
-            run.PendingInputJson = null;
-            run.ErrorJson = ApiJson.Serialize(new RunError(RunReasonCodes.SignalTimeout, "No signal arrived before the request expired."));
-            run.UpdatedAt = time.GetUtcNow();
-            if (await TryReplaceAsync(run, cancellationToken))
-            {
-                return new ExpireRequestResult(ExpireOutcome.Expired, null);
-            }
-        }
-    }
-
-    /// <summary>Moves the run to a terminal status; false when a cancel was requested first.</summary>
-    public async Task<bool> ClaimCompletionAsync(ClaimCompletionInput claim, CancellationToken cancellationToken = default)
-    {
-        while (true)
-        {
-            var run = await GetAsync(claim.TenantId, claim.RunId, cancellationToken)
-                ?? throw new InvalidOperationException($"Run {claim.RunId} has no record in the Runs table.");
-            if (run.Status == claim.Status)
-            {
-                return true;
-            }
-
-            if (run.CancelRequested)
-            {
-                return false;
-            }
-
-            run.Status = claim.Status;
-            run.PendingRequestId = null;
-            run.PendingInputJson = null;
-            run.OutputJson = claim.OutputJson;
-            run.ErrorJson = claim.ErrorJson;
-            run.UpdatedAt = time.GetUtcNow();
-            if (await TryReplaceAsync(run, cancellationToken))
-            {
-                return true;
-            }
-        }
-    }
-
-    private async Task<bool> TryReplaceAsync(RunEntity run, CancellationToken cancellationToken)
+    /// <summary>Takes an ended run out of the index. If that fails, the repairer finds the run ended and does it.</summary>
+    private async Task ReleaseAsync(string tenantId, string runId)
     {
         try
         {
-            await _runs.UpdateEntityAsync(run, run.ETag, TableUpdateMode.Replace, cancellationToken);
-            return true;
+            await index.ReleaseAsync(tenantId, runId, CancellationToken.None);
         }
-        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
+#pragma warning disable CA1031 // Best effort: a stale index row costs the repairer one look, nothing more.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
-            return false;
+            LogReleaseFailed(logger, ex, runId);
         }
     }
-}
 
-/// <summary>What became of a signal.</summary>
-public sealed record SignalDecision(SignalOutcome Outcome, SignalEvent? Signal = null, IReadOnlyList<string>? AllowedActions = null)
-{
-    public static readonly SignalDecision NotFound = new(SignalOutcome.NotFound);
-    public static readonly SignalDecision NotAwaitingInput = new(SignalOutcome.NotAwaitingInput);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} ended but could not be taken out of the open-runs index; the repairer will")]
+    private static partial void LogReleaseFailed(ILogger logger, Exception exception, string runId);
 
-    public static SignalDecision Accepted(SignalEvent signal) => new(SignalOutcome.Accepted, signal);
-
-    public static SignalDecision ActionNotAllowed(IReadOnlyList<string> allowed) => new(SignalOutcome.ActionNotAllowed, AllowedActions: allowed);
-}
-
-public enum SignalOutcome
-{
-    Accepted,
-    NotFound,
-    NotAwaitingInput,
-    ActionNotAllowed,
-}
-
-public enum CancelDecision
-{
-    Accepted,
-    NotFound,
-    NotCancellable,
+    private async Task<(RunRecord? Record, ETag ETag)> ReadAsync(string tenantId, string runId, CancellationToken cancellationToken)
+    {
+        var response = await _runs.GetEntityIfExistsAsync<TableEntity>(tenantId, RunRows.RecordKey(runId), cancellationToken: cancellationToken);
+        return response.HasValue ? (RunRows.ToRecord(response.Value!), response.Value!.ETag) : (null, default);
+    }
 }

@@ -1,3 +1,4 @@
+using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
 using Microsoft.Extensions.Options;
@@ -8,45 +9,57 @@ namespace AgentRuns.Functions.Storage;
 public sealed class RunTables
 {
     /// <param name="clientOptions">Client options registered in DI, if any (the local host counts storage requests with
-    /// them); the SDK's defaults otherwise.</param>
+    /// them); the SDK's defaults otherwise. Either way the retry settings come from <see cref="RunStorageOptions"/>.</param>
     public RunTables(IOptions<RunStorageOptions> options, TableClientOptions? clientOptions = null)
-        : this(CreateService(options.Value, clientOptions), options.Value)
+        : this(CreateService(options.Value, clientOptions ?? new TableClientOptions()), options.Value)
     {
     }
 
     /// <summary>Tables on a given service client (the key tool signs in as the operator, not as the app).</summary>
     public RunTables(TableServiceClient service, RunStorageOptions o)
     {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(o);
         Service = service;
         Runs = service.GetTableClient(o.RunsTable);
-        Events = service.GetTableClient(o.EventsTable);
+        OpenRuns = service.GetTableClient(o.OpenRunsTable);
         Idempotency = service.GetTableClient(o.IdempotencyTable);
         ApiKeys = service.GetTableClient(o.ApiKeysTable);
     }
 
     public TableServiceClient Service { get; }
 
-    private static TableServiceClient CreateService(RunStorageOptions o, TableClientOptions? clientOptions) => !string.IsNullOrWhiteSpace(o.ConnectionString)
-        ? new TableServiceClient(o.ConnectionString, clientOptions)
-        : new TableServiceClient(
-            o.TableServiceUri ?? throw new InvalidOperationException("RunStorage:TableServiceUri is not set."),
-            new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(
-                o.ClientId ?? throw new InvalidOperationException("RunStorage:ClientId is not set."))),
-            clientOptions);
-
     public TableClient Runs { get; }
 
-    public TableClient Events { get; }
+    public TableClient OpenRuns { get; }
 
     public TableClient Idempotency { get; }
 
     public TableClient ApiKeys { get; }
 
+    public IEnumerable<TableClient> All => [Runs, OpenRuns, Idempotency, ApiKeys];
+
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {
-        foreach (var table in new[] { Runs, Events, Idempotency, ApiKeys })
+        foreach (var table in All)
         {
             await table.CreateIfNotExistsAsync(cancellationToken);
         }
+    }
+
+    private static TableServiceClient CreateService(RunStorageOptions o, TableClientOptions clientOptions)
+    {
+        clientOptions.Retry.Mode = RetryMode.Exponential;
+        clientOptions.Retry.MaxRetries = o.MaxRetries;
+        clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(400);
+        clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(o.NetworkTimeoutSeconds);
+        return !string.IsNullOrWhiteSpace(o.ConnectionString)
+            ? new TableServiceClient(o.ConnectionString, clientOptions)
+            : new TableServiceClient(
+                o.TableServiceUri ?? throw new InvalidOperationException("RunStorage:TableServiceUri is not set."),
+                new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(
+                    o.ClientId ?? throw new InvalidOperationException("RunStorage:ClientId is not set."))),
+                clientOptions);
     }
 }

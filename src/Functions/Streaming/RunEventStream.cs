@@ -1,60 +1,78 @@
 using System.Net.ServerSentEvents;
-using AgentRuns.Functions.Http;
 using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace AgentRuns.Functions.Streaming;
 
+/// <summary>How a stream ended.</summary>
+public enum StreamEnd
+{
+    /// <summary>After the run's terminal event (or at once, for a client that had seen it): a clean end.</summary>
+    Terminal,
+
+    /// <summary>The time bound passed: the response is aborted, so that every client reconnects with <c>Last-Event-ID</c>.</summary>
+    Bound,
+
+    /// <summary>The client went away.</summary>
+    ClientLeft,
+}
+
 /// <summary>
 /// Server-Sent Events of one run's log: every event after a seq, in order, as <c>id: seq</c> / <c>event: run_event</c>
-/// frames; comment lines while idle; the response ends after a terminal event or after
-/// <see cref="StreamOptions.MaxDurationSeconds"/>, and the client resumes with <c>Last-Event-ID</c>.
-/// Polls the table, backing off while idle, and wakes at once on appends made in this process.
+/// frames; comment lines while idle. The response ends cleanly only after the terminal event. At
+/// <see cref="StreamOptions.MaxDurationSeconds"/> it is aborted instead: SSE clients (EventSource, fetch-event-source)
+/// reconnect after an error but take a clean end as "done", and a human may take hours. Polls the table, backing off while
+/// idle, wakes at once on appends made in this process, and rides out a storage outage with heartbeats.
 /// </summary>
-public sealed class RunEventStream(EventLog events, RunEventNotifier notifier, IOptions<StreamOptions> options, TimeProvider time)
+public sealed partial class RunEventStream(
+    RunStore runs, RunEventNotifier notifier, IOptions<StreamOptions> options, TimeProvider time, ILogger<RunEventStream> logger)
 {
     public const string EventName = "run_event";
     private const int BatchSize = 100;
     private static readonly byte[] Heartbeat = ": keep-alive\n\n"u8.ToArray();
 
     /// <param name="ended">The client has already seen the run's terminal event: answer with a stream that ends at once.</param>
-    public IResult Result(string runId, long afterSeq, bool ended = false) => new StreamResult(this, runId, afterSeq, ended);
+    public IResult Result(string tenantId, string runId, long afterSeq, bool ended = false) => new StreamResult(this, tenantId, runId, afterSeq, ended);
 
     /// <summary>Writes the stream to <paramref name="response"/> until the run ends, the bound passes or the client leaves.</summary>
-    public async Task WriteAsync(HttpResponse response, string runId, long afterSeq, CancellationToken cancellationToken, bool ended = false)
+    public async Task<StreamEnd> WriteAsync(
+        HttpResponse response, string tenantId, string runId, long afterSeq, CancellationToken cancellationToken, bool ended = false)
     {
+        ArgumentNullException.ThrowIfNull(response);
         var o = options.Value;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache, no-transform";
         response.Headers["X-Accel-Buffering"] = "no";
         response.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        await response.StartAsync(cancellationToken);
-        await response.Body.FlushAsync(cancellationToken);
-        if (ended)
-        {
-            return;
-        }
-
-        var started = time.GetUtcNow();
-        var end = started.AddSeconds(o.MaxDurationSeconds);
-        var lastWrite = started;
-        var poll = TimeSpan.FromMilliseconds(o.MinPollMilliseconds);
-        var maxPoll = TimeSpan.FromMilliseconds(o.MaxPollMilliseconds);
-        var heartbeat = TimeSpan.FromSeconds(o.HeartbeatSeconds);
-        var seq = afterSeq;
         try
         {
+            await response.StartAsync(cancellationToken);
+            await response.Body.FlushAsync(cancellationToken);
+            if (ended)
+            {
+                return StreamEnd.Terminal;
+            }
+
+            var started = time.GetUtcNow();
+            var end = started.AddSeconds(o.MaxDurationSeconds);
+            var lastWrite = started;
+            var poll = TimeSpan.FromMilliseconds(o.MinPollMilliseconds);
+            var maxPoll = TimeSpan.FromMilliseconds(o.MaxPollMilliseconds);
+            var heartbeat = TimeSpan.FromSeconds(o.HeartbeatSeconds);
+            var seq = afterSeq;
             while (true)
             {
                 var appended = notifier.NextAppend(runId);
-                var batch = await events.ReadAsync(runId, seq, BatchSize, cancellationToken);
-                if (batch.Count > 0)
+                var batch = await TryReadAsync(tenantId, runId, seq, cancellationToken);
+                if (batch is { Count: > 0 })
                 {
-                    var items = batch.Select(e => RunMapper.ToResource(e)).ToList();
+                    var items = batch.Select(RunMapper.ToResource).ToList();
                     await SseFormatter.WriteAsync(ToItems(items), response.Body, cancellationToken);
                     await response.Body.FlushAsync(cancellationToken);
                     seq = items[^1].Seq;
@@ -62,7 +80,7 @@ public sealed class RunEventStream(EventLog events, RunEventNotifier notifier, I
                     poll = TimeSpan.FromMilliseconds(o.MinPollMilliseconds);
                     if (items.Any(e => RunEventTypes.IsTerminal(e.Type)))
                     {
-                        return;
+                        return StreamEnd.Terminal;
                     }
 
                     if (batch.Count == BatchSize)
@@ -74,7 +92,7 @@ public sealed class RunEventStream(EventLog events, RunEventNotifier notifier, I
                 var now = time.GetUtcNow();
                 if (now >= end)
                 {
-                    return;
+                    return StreamEnd.Bound;
                 }
 
                 if (now - lastWrite >= heartbeat)
@@ -92,7 +110,21 @@ public sealed class RunEventStream(EventLog events, RunEventNotifier notifier, I
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The client left.
+            return StreamEnd.ClientLeft;
+        }
+    }
+
+    /// <summary>The next events, or null while storage cannot be reached (the stream keeps its client with heartbeats).</summary>
+    private async Task<IReadOnlyList<RunEvent>?> TryReadAsync(string tenantId, string runId, long afterSeq, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await runs.ReadEventsAsync(tenantId, runId, afterSeq, BatchSize, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && StorageFailures.IsUnavailable(ex))
+        {
+            LogReadFailed(logger, ex, runId);
+            return null;
         }
     }
 
@@ -112,9 +144,18 @@ public sealed class RunEventStream(EventLog events, RunEventNotifier notifier, I
         await Task.CompletedTask;
     }
 
-    private sealed class StreamResult(RunEventStream stream, string runId, long afterSeq, bool ended) : IResult
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The stream of run {RunId} cannot read its events; it keeps the client and tries again")]
+    private static partial void LogReadFailed(ILogger logger, Exception exception, string runId);
+
+    private sealed class StreamResult(RunEventStream stream, string tenantId, string runId, long afterSeq, bool ended) : IResult
     {
-        public Task ExecuteAsync(HttpContext httpContext) =>
-            stream.WriteAsync(httpContext.Response, runId, afterSeq, httpContext.RequestAborted, ended);
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            if (await stream.WriteAsync(httpContext.Response, tenantId, runId, afterSeq, httpContext.RequestAborted, ended) == StreamEnd.Bound)
+            {
+                // Not a clean end: the client must come back for the rest (with Last-Event-ID).
+                httpContext.Abort();
+            }
+        }
     }
 }

@@ -40,7 +40,7 @@ public sealed class HostileInputTests
         yield return new("create: unknown step", "POST", "/v1/runs", """{"input":{"goal":"g","plan":[{"type":"teleport"}]}}""", 400, Bad);
         yield return new("create: plan string", "POST", "/v1/runs", """{"input":{"goal":"g","plan":"all"}}""", 400, Bad);
         yield return new("create: deep nesting", "POST", "/v1/runs", "{\"input\":{\"goal\":\"g\",\"deep\":" + nested + "}}", 400, Bad);
-        yield return new("create: huge goal", "POST", "/v1/runs", "{\"input\":{\"goal\":\"" + big + "\"}}", 413, Bad);
+        yield return new("create: huge goal", "POST", "/v1/runs", "{\"input\":{\"goal\":\"" + big + "\"}}", 413, "payload_too_large");
         yield return new("create: long idempotency key", "POST", "/v1/runs", $$"""{"input":{"goal":"g"},"idempotency_key":"{{new string('k', 300)}}"}""", 400, Bad);
         yield return new("create: numeric idempotency key", "POST", "/v1/runs", """{"input":{"goal":"g"},"idempotency_key":42}""", 400, Bad);
         yield return new("create: header and body keys differ", "POST", "/v1/runs", """{"input":{"goal":"g"},"idempotency_key":"a"}""", 400, Bad,
@@ -64,7 +64,7 @@ public sealed class HostileInputTests
         yield return new("signal: numeric request id", "POST", $"/v1/runs/{R}/signal", """{"action":"approve","request_id":7}""", 400, Bad);
         yield return new("signal: truncated", "POST", $"/v1/runs/{R}/signal", "{\"action\":", 400, Bad);
         yield return new("signal: unknown member", "POST", $"/v1/runs/{R}/signal", """{"action":"approve","force":true}""", 400, Bad);
-        yield return new("signal: huge payload", "POST", $"/v1/runs/{R}/signal", "{\"action\":\"submit_input\",\"payload\":{\"x\":\"" + big + "\"}}", 413, Bad);
+        yield return new("signal: huge payload", "POST", $"/v1/runs/{R}/signal", "{\"action\":\"submit_input\",\"payload\":{\"x\":\"" + big + "\"}}", 413, "payload_too_large");
         yield return new("signal: malformed run id", "POST", "/v1/runs/run_'or'1'eq'1/signal", """{"action":"approve"}""", 400, Bad);
         yield return new("signal: unicode run id", "POST", "/v1/runs/run_%C3%BC/signal", """{"action":"approve"}""", 400, Bad);
 

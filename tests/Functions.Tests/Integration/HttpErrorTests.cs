@@ -65,7 +65,7 @@ public sealed class HttpErrorTests
         var api = (await RunsTestHost.GetAsync()).Api;
         var response = await api.PostAsync("/v1/runs", "{\"input\":{\"goal\":\"" + new string('x', 40_000) + "\"}}");
         Assert.Equal(413, response.Status);
-        Assert.Equal("invalid_request", response.ReasonCode);
+        Assert.Equal("payload_too_large", response.ReasonCode);
     }
 
     [Fact]

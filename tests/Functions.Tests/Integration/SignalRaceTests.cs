@@ -36,13 +36,14 @@ public sealed class SignalRaceTests
     public async Task ASignalRacingTheDeadline_EitherWinsOrGets409_NeverBoth()
     {
         var api = (await RunsTestHost.GetAsync()).Api;
+        // Signals from 1.5 s before to 0.5 s after the deadline: the clock decides, so early ones must win and late ones lose.
         const int Trials = 30;
         var random = new Random(42);
-        var offsets = Enumerable.Range(0, Trials).Select(_ => TimeSpan.FromMilliseconds(random.Next(-300, 300))).ToList();
+        var offsets = Enumerable.Range(0, Trials).Select(_ => TimeSpan.FromMilliseconds(random.Next(-1500, 500))).ToList();
 
         var outcomes = await Task.WhenAll(offsets.Select(async offset =>
         {
-            var runId = await api.CreateRunAsync(PlanWithTimeout(1, Approval));
+            var runId = await api.CreateRunAsync(PlanWithTimeout(3, Approval));
             var awaiting = Value(await api.WaitForEventAsync(runId, "run.awaiting_input"));
             var expiresAt = DateTimeOffset.Parse(awaiting.GetProperty("expires_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
             var delay = expiresAt + offset - DateTimeOffset.UtcNow;
@@ -51,17 +52,25 @@ public sealed class SignalRaceTests
                 await Task.Delay(delay);
             }
 
+            var sentAt = DateTimeOffset.UtcNow;
             var signal = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""");
             var events = await api.WaitForEndAsync(runId, TimeSpan.FromSeconds(30));
-            return (runId, signal, events);
+            return (runId, signal, events, sentAt, expiresAt);
         }));
 
-        foreach (var (runId, signal, events) in outcomes)
+        foreach (var (runId, signal, events, sentAt, expiresAt) in outcomes)
         {
+            if (sentAt >= expiresAt)
+            {
+                Assert.True(signal.Status == 409, $"{runId}: a signal sent after expires_at was accepted");
+            }
+
             var types = Types(events);
             var timedOut = events.Any(e => Type(e) == "run.cancelled" && Value(e).GetProperty("reason_code").GetString() == "signal_timeout");
             if (signal.Status == 202)
             {
+                var acceptedAt = DateTimeOffset.Parse(signal.Json.GetProperty("accepted_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+                Assert.True(acceptedAt < expiresAt, $"{runId}: accepted at {acceptedAt:O}, after its deadline {expiresAt:O}");
                 Assert.False(timedOut, $"{runId}: signal accepted and timed out");
                 Assert.Contains("run.signal_received", types);
                 Assert.Equal("run.worker.succeeded", types[^1]);

@@ -1,9 +1,11 @@
 using System.Text;
+using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Streaming;
 using AgentRuns.Functions.Tests.Support;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using static AgentRuns.Functions.Tests.Support.RunAssertions;
 
@@ -105,31 +107,32 @@ public sealed class StreamTests
         var runId = await api.CreateRunAsync(Plan(Approval, Work));
         await api.WaitForStatusAsync(runId, "awaiting_input");
         var stream = new RunEventStream(
-            host.Services.GetRequiredService<EventLog>(),
+            host.Runs,
             host.Services.GetRequiredService<RunEventNotifier>(),
             Options.Create(new StreamOptions { MaxDurationSeconds = 2, HeartbeatSeconds = 1, MinPollMilliseconds = 50, MaxPollMilliseconds = 200 }),
-            TimeProvider.System);
+            TimeProvider.System,
+            NullLogger<RunEventStream>.Instance);
 
-        var first = await StreamOnceAsync(stream, runId, 0);
+        var first = await StreamOnceAsync(stream, api.TenantId, runId, 0);
         Assert.Contains(": keep-alive", first, StringComparison.Ordinal);
         var firstFrames = SseFrames.Parse(first);
         Assert.Equal("run.awaiting_input", Type(firstFrames[^1].Data));
 
         Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
         var lastSeen = long.Parse(firstFrames[^1].Id!, System.Globalization.CultureInfo.InvariantCulture);
-        var second = SseFrames.Parse(await StreamOnceAsync(stream, runId, lastSeen));
+        var second = SseFrames.Parse(await StreamOnceAsync(stream, api.TenantId, runId, lastSeen));
 
         var all = firstFrames.Concat(second).Select(f => f.Data.GetProperty("seq").GetInt64()).ToList();
         Assert.Equal(Enumerable.Range(1, all.Count).Select(i => (long)i), all);
         Assert.Equal("run.worker.succeeded", Type(second[^1].Data));
     }
 
-    private static async Task<string> StreamOnceAsync(RunEventStream stream, string runId, long afterSeq)
+    private static async Task<string> StreamOnceAsync(RunEventStream stream, string tenantId, string runId, long afterSeq)
     {
         var context = new DefaultHttpContext();
         var body = new MemoryStream();
         context.Response.Body = body;
-        await stream.WriteAsync(context.Response, runId, afterSeq, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        await stream.WriteAsync(context.Response, tenantId, runId, afterSeq, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
         return Encoding.UTF8.GetString(body.ToArray());
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using AgentRuns.Functions.Http;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentRuns.Functions.Tests.Support;
 
@@ -72,9 +73,15 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
     {
         var f = host.Functions;
         var durable = host.Client;
+        var health = ActivatorUtilities.CreateInstance<HealthFunctions>(host.Services);
         if (path == "/health")
         {
-            return Task.FromResult(new AgentRuns.Functions.Http.HealthFunctions().Health(request));
+            return Task.FromResult(health.Health(request));
+        }
+
+        if (path == "/health/ready")
+        {
+            return health.Ready(request);
         }
 
         if (path == "/v1/runs")

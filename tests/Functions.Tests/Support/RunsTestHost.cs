@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using AgentRuns.Functions.Http;
 using AgentRuns.Functions.Orchestrations;
+using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using Microsoft.DurableTask.Client;
@@ -52,7 +53,14 @@ public sealed class RunsTestHost
 
     public RunStore Runs => Services.GetRequiredService<RunStore>();
 
-    public EventLog Events => Services.GetRequiredService<EventLog>();
+    public OpenRunIndex OpenRuns => Services.GetRequiredService<OpenRunIndex>();
+
+    /// <summary>The engine as the HTTP functions and the repairer use it, on the test host's Durable client.</summary>
+    public IRunEngine Engine => new RunEngine(Client, Services.GetRequiredService<ILogger<RunEngine>>());
+
+    /// <summary>The repairer with its clock <paramref name="ahead"/> of the real one: what it would do that much later.</summary>
+    public RunRepairer Repairer(TimeSpan ahead = default) =>
+        ActivatorUtilities.CreateInstance<RunRepairer>(Services, new ShiftedTime(ahead));
 
     public RunTables Tables => Services.GetRequiredService<RunTables>();
 
@@ -77,7 +85,7 @@ public sealed class RunsTestHost
                     {
                         o.ConnectionString = Azurite.ConnectionString;
                         o.RunsTable = prefix + "Runs";
-                        o.EventsTable = prefix + "Events";
+                        o.OpenRunsTable = prefix + "Open";
                         o.IdempotencyTable = prefix + "Idem";
                         o.ApiKeysTable = prefix + "Keys";
                     });
@@ -87,6 +95,12 @@ public sealed class RunsTestHost
         await host.Tables.EnsureCreatedAsync();
         host.Api = await host.NewTenantAsync();
         return host;
+    }
+
+    /// <summary>The system clock moved by a fixed amount.</summary>
+    public sealed class ShiftedTime(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + shift;
     }
 
     private static int FreePort()

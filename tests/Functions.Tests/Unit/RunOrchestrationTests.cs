@@ -1,10 +1,13 @@
-using System.Text.Json;
 using AgentRuns.Functions.Activities;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Orchestrations;
+using AgentRuns.Functions.Runs;
 using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
+using Moq.Protected;
 
 namespace AgentRuns.Functions.Tests.Unit;
 
@@ -13,6 +16,7 @@ public sealed class RunOrchestrationTests
 {
     private static readonly Guid RequestGuid = Guid.Parse("6f9619ff-8b86-d011-b42d-00cf4fc964ff");
     private static readonly string RequestId = RequestGuid.ToString("D");
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task AnAcceptedSignal_CancelsTheDeadlineTimer_AndTheRunGoesOn()
@@ -20,65 +24,76 @@ public sealed class RunOrchestrationTests
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?"), AgentDecision.Finish("""{"ok":true}"""));
         var orchestration = run.Start();
 
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        run.Signals.Dequeue().SetResult(new SignalEvent(RequestId, SignalActions.Approve, null, DateTimeOffset.UtcNow));
-        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(TimeSpan.FromSeconds(5)));
+        await run.TimerCreated.Task.WaitAsync(Wait);
+        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
+        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
 
         Assert.True(run.TimerToken.IsCancellationRequested, "the deadline timer must be cancelled when the signal wins");
-        Assert.Equal(
-            ["run.created", "run.started", "run.awaiting_input", "run.signal_received", "run.worker.succeeded"],
-            run.Events.Select(e => e.Type));
-        Assert.Equal([1L, 2, 3, 4, 5], run.Events.Select(e => e.Seq));
+        Assert.Equal([RunWriteKind.Start, RunWriteKind.OpenRequest, RunWriteKind.Complete], run.Writes.Select(w => w.Kind));
+        Assert.Equal([1, 2, 3], run.Writes.Select(w => w.Index));
         Assert.DoesNotContain(nameof(RunActivities.ExpireRequest), run.Activities);
     }
 
     [Fact]
-    public async Task TheAwaitingInputEvent_CarriesTheRequest_AndExpiresAtTheRunsTimeout()
+    public async Task TheRequest_CarriesThePromptAndProposedAction_AndExpiresAtTheRunsTimeout()
     {
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Data, "Who?", """{"tool":"send"}"""));
         _ = run.Start();
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await run.TimerCreated.Task.WaitAsync(Wait);
 
-        var awaiting = run.Events.Single(e => e.Type == RunEventTypes.AwaitingInput);
-        using var value = JsonDocument.Parse(awaiting.ValueJson);
-        Assert.Equal(RequestId, value.RootElement.GetProperty("request_id").GetString());
-        Assert.Equal("NEEDS_DATA", value.RootElement.GetProperty("reason_code").GetString());
-        Assert.Equal(["submit_input", "reject"], value.RootElement.GetProperty("allowed_actions").EnumerateArray().Select(a => a.GetString()));
-        Assert.Equal("send", value.RootElement.GetProperty("proposed_action").GetProperty("tool").GetString());
+        var request = run.Writes.Single(w => w.Kind == RunWriteKind.OpenRequest).Request!;
+        Assert.Equal(RequestId, request.RequestId);
+        Assert.Equal("NEEDS_DATA", request.ReasonCode);
+        Assert.Equal(["submit_input", "reject"], request.AllowedActions);
+        Assert.Equal("""{"tool":"send"}""", request.ProposedActionJson);
+        Assert.Equal(new DateTimeOffset(FakeRun.Now.AddSeconds(FakeRun.TimeoutSeconds), TimeSpan.Zero), request.ExpiresAt);
         Assert.Equal(FakeRun.Now.AddSeconds(FakeRun.TimeoutSeconds), run.TimerFireAt);
-        Assert.Equal(RunStatus.AwaitingInput, run.Projections.Last().Status);
-        Assert.Equal(RequestId, run.Projections.Last().PendingRequestId);
     }
 
     [Fact]
-    public async Task TheDeadline_WhenTheRecordSaysExpired_CancelsWithSignalTimeout()
+    public async Task TheDeadline_WhenTheRecordSaysExpired_EndsTheOrchestrationWithoutAnotherWrite()
     {
-        var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?")) { Expiry = new ExpireRequestResult(ExpireOutcome.Expired, null) };
+        var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?")) { Expiry = new ExpireOutcome(ExpireVerdict.Expired) };
         var orchestration = run.Start();
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        run.Timer.SetResult();
+        await run.TimerCreated.Task.WaitAsync(Wait);
+        run.FireTimer();
 
-        Assert.Equal(RunStatus.Cancelled, await orchestration.WaitAsync(TimeSpan.FromSeconds(5)));
-        var cancelled = run.Events[^1];
-        Assert.Equal(RunEventTypes.Cancelled, cancelled.Type);
-        Assert.Contains("signal_timeout", cancelled.ValueJson, StringComparison.Ordinal);
-        Assert.DoesNotContain(nameof(RunActivities.ClaimCompletion), run.Activities);
+        Assert.Equal("ended", await orchestration.WaitAsync(Wait));
+        Assert.Equal([RunWriteKind.Start, RunWriteKind.OpenRequest], run.Writes.Select(w => w.Kind));
     }
 
     [Fact]
     public async Task TheDeadline_WhenASignalWonTheRecord_GoesOnWithThatSignal_NotATimeout()
     {
-        var stored = new SignalEvent(RequestId, SignalActions.Approve, null, DateTimeOffset.UtcNow);
+        var answer = new Answer(RequestId, SignalActions.Approve, DateTimeOffset.UtcNow, null, null, null);
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?"), AgentDecision.Finish("{}"))
         {
-            Expiry = new ExpireRequestResult(ExpireOutcome.Answered, stored),
+            Expiry = new ExpireOutcome(ExpireVerdict.Answered, answer),
         };
         var orchestration = run.Start();
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        run.Timer.SetResult();
+        await run.TimerCreated.Task.WaitAsync(Wait);
+        run.FireTimer();
 
-        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal(["run.created", "run.started", "run.awaiting_input", "run.signal_received", "run.worker.succeeded"], run.Events.Select(e => e.Type));
+        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
+    }
+
+    [Fact]
+    public async Task ATimerThatFiredEarly_WaitsOutTheRest_WithANewTimerAfterTheDeadline()
+    {
+        var expiresAt = new DateTimeOffset(FakeRun.Now.AddSeconds(FakeRun.TimeoutSeconds), TimeSpan.Zero);
+        var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?"), AgentDecision.Finish("{}"))
+        {
+            Expiry = new ExpireOutcome(ExpireVerdict.NotYet, ExpiresAt: expiresAt),
+        };
+        var orchestration = run.Start();
+        await run.TimerCreated.Task.WaitAsync(Wait);
+        run.FireTimer();
+
+        await Eventually(() => run.TimersCreated == 2);
+        Assert.True(run.TimerFireAt > expiresAt.UtcDateTime, "the second timer is set after the deadline");
+        Assert.False(orchestration.IsCompleted);
+        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
+        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
     }
 
     [Fact]
@@ -86,16 +101,15 @@ public sealed class RunOrchestrationTests
     {
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?"), AgentDecision.Finish("{}"));
         var orchestration = run.Start();
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await run.TimerCreated.Task.WaitAsync(Wait);
 
         run.Signals.Dequeue().SetResult(new SignalEvent(Guid.NewGuid().ToString(), SignalActions.Reject, null, DateTimeOffset.UtcNow));
         await Eventually(() => run.Signals.Count == 1);
         Assert.False(orchestration.IsCompleted);
-        run.Signals.Dequeue().SetResult(new SignalEvent(RequestId, SignalActions.Approve, null, DateTimeOffset.UtcNow));
+        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
 
-        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
         Assert.Equal(1, run.TimersCreated);
-        Assert.Single(run.Events, e => e.Type == RunEventTypes.SignalReceived);
     }
 
     [Fact]
@@ -103,15 +117,12 @@ public sealed class RunOrchestrationTests
     {
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?"));
         var orchestration = run.Start();
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        run.Signals.Dequeue().SetResult(new SignalEvent(RequestId, SignalActions.Reject, """{"reason":"wrong list"}""", DateTimeOffset.UtcNow));
+        await run.TimerCreated.Task.WaitAsync(Wait);
+        run.Signals.Dequeue().SetResult(Signal(SignalActions.Reject, """{"reason":"wrong list"}"""));
 
-        Assert.Equal(RunStatus.Failed, await orchestration.WaitAsync(TimeSpan.FromSeconds(5)));
-        var claim = Assert.Single(run.Claims);
-        Assert.Equal(RunStatus.Failed, claim.Status);
-        Assert.Contains("rejected", claim.ErrorJson, StringComparison.Ordinal);
-        Assert.Equal(RunEventTypes.Failed, run.Events[^1].Type);
-        Assert.Contains("wrong list", run.Events[^1].ValueJson, StringComparison.Ordinal);
+        Assert.Equal(RunStatus.Failed, await orchestration.WaitAsync(Wait));
+        var ending = run.Writes[^1].Ending!;
+        Assert.Equal((RunStatus.Failed, RunReasonCodes.Rejected, "wrong list"), (ending.Status, ending.Error!.ReasonCode, ending.Error.Reason));
     }
 
     [Fact]
@@ -119,38 +130,22 @@ public sealed class RunOrchestrationTests
     {
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Data, "Who?"), AgentDecision.Finish("{}"));
         var orchestration = run.Start();
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        run.Signals.Dequeue().SetResult(new SignalEvent(RequestId, SignalActions.SubmitInput, """{"to":"leads"}""", DateTimeOffset.UtcNow));
+        await run.TimerCreated.Task.WaitAsync(Wait);
+        run.Signals.Dequeue().SetResult(Signal(SignalActions.SubmitInput, """{"to":"leads"}"""));
 
-        await orchestration.WaitAsync(TimeSpan.FromSeconds(5));
+        await orchestration.WaitAsync(Wait);
         Assert.Equal(["""{"to":"leads"}"""], run.AgentInputs[^1].HumanInputsJson);
         Assert.Equal(1, run.AgentInputs[^1].StepIndex);
     }
 
     [Fact]
-    public async Task ARedactedSignal_IsLoggedMasked_ButTheAgentGetsTheRealValues()
+    public async Task AWriteRefusedBecauseTheRunEnded_StopsTheOrchestration_BeforeTheNextStep()
     {
-        var run = new FakeRun(AgentDecision.Ask(InputKinds.Data, "Password?"), AgentDecision.Finish("{}"));
-        var orchestration = run.Start();
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        run.Signals.Dequeue().SetResult(new SignalEvent(
-            RequestId, SignalActions.SubmitInput, """{"password":"hunter2"}""", DateTimeOffset.UtcNow, """{"password":"[REDACTED]"}""", PayloadRedacted: true));
+        var run = new FakeRun(AgentDecision.Work("draft", "drafted"), AgentDecision.Finish("{}")) { EndedAtWrite = 2 };
 
-        await orchestration.WaitAsync(TimeSpan.FromSeconds(5));
-        var received = run.Events.Single(e => e.Type == RunEventTypes.SignalReceived);
-        Assert.True(received.Redacted);
-        Assert.DoesNotContain("hunter2", received.ValueJson, StringComparison.Ordinal);
-        Assert.Equal(["""{"password":"hunter2"}"""], run.AgentInputs[^1].HumanInputsJson);
-    }
-
-    [Fact]
-    public async Task WhenACancelWasRequestedFirst_FinishingBecomesACancel()
-    {
-        var run = new FakeRun(AgentDecision.Finish("{}")) { ClaimResult = false };
-        Assert.Equal(RunStatus.Cancelled, await run.Start().WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal(RunEventTypes.Cancelled, run.Events[^1].Type);
-        Assert.Contains("cancelled_by_user", run.Events[^1].ValueJson, StringComparison.Ordinal);
-        Assert.DoesNotContain(run.Events, e => e.Type == RunEventTypes.Succeeded);
+        Assert.Equal("ended", await run.Start().WaitAsync(Wait));
+        Assert.Single(run.AgentInputs);
+        Assert.Equal([RunWriteKind.Start, RunWriteKind.Progress], run.Writes.Select(w => w.Kind));
     }
 
     [Fact]
@@ -158,23 +153,49 @@ public sealed class RunOrchestrationTests
     {
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?"));
         var orchestration = run.Start();
-        await run.TimerCreated.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await run.TimerCreated.Task.WaitAsync(Wait);
         run.Cancel.SetResult(new CancelEvent(DateTimeOffset.UtcNow));
 
-        Assert.Equal(RunStatus.Cancelled, await orchestration.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal("ended", await orchestration.WaitAsync(Wait));
         Assert.True(run.TimerToken.IsCancellationRequested);
-        Assert.Contains("cancelled_by_user", run.Events[^1].ValueJson, StringComparison.Ordinal);
+        Assert.Equal(2, run.Writes.Count);
     }
 
     [Fact]
     public async Task AnAgentThatKeepsFailing_FailsTheRunWithAgentError()
     {
-        var run = new FakeRun();
-        run.AgentFailure = new TaskFailedException(nameof(RunActivities.InvokeAgent), 1, new TaskFailureDetails("Boom", "model unavailable", null, null, null));
-        Assert.Equal(RunStatus.Failed, await run.Start().WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Contains("agent_error", run.Events[^1].ValueJson, StringComparison.Ordinal);
-        Assert.Contains("model unavailable", run.Events[^1].ValueJson, StringComparison.Ordinal);
+        var run = new FakeRun { AgentFailure = Failure(nameof(RunActivities.InvokeAgent), "model unavailable") };
+
+        Assert.Equal(RunStatus.Failed, await run.Start().WaitAsync(Wait));
+        var ending = run.Writes[^1].Ending!;
+        Assert.Equal(RunReasonCodes.AgentError, ending.Error!.ReasonCode);
+        Assert.Contains("model unavailable", ending.Error.Reason, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task AWriteThatKeepsFailing_EndsTheRunWithEngineError_InANewWrite()
+    {
+        var run = new FakeRun(AgentDecision.Work("draft", "drafted"), AgentDecision.Finish("{}")) { FailingWrite = 2 };
+
+        Assert.Equal("engine_error", await run.Start().WaitAsync(Wait));
+        var last = run.Writes[^1];
+        Assert.Equal((RunWriteKind.Complete, 3), (last.Kind, last.Index));
+        Assert.Equal(RunReasonCodes.EngineError, last.Ending!.Error!.ReasonCode);
+        Assert.Contains("table is down", last.Ending.Error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WhenEvenTheEngineErrorCannotBeWritten_TheOrchestrationEnds_ForTheRepairer()
+    {
+        var run = new FakeRun(AgentDecision.Work("draft", "drafted")) { FailingWrite = 2, FailEveryWriteFrom = 2 };
+
+        Assert.Equal("engine_error_unwritten", await run.Start().WaitAsync(Wait));
+    }
+
+    private static SignalEvent Signal(string action, string? payload = null) => new(RequestId, action, payload, DateTimeOffset.UtcNow);
+
+    private static TaskFailedException Failure(string name, string message) =>
+        new(name, 1, new TaskFailureDetails("Boom", message, null, null, null));
 
     private static async Task Eventually(Func<bool> condition)
     {
@@ -193,12 +214,15 @@ public sealed class RunOrchestrationTests
         public static readonly DateTime Now = new(2026, 3, 26, 14, 35, 1, DateTimeKind.Utc);
         private readonly Mock<TaskOrchestrationContext> _context = new() { CallBase = true };
         private readonly Queue<AgentDecision> _decisions;
+        private TaskCompletionSource _timer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public FakeRun(params AgentDecision[] decisions)
         {
             _decisions = new Queue<AgentDecision>(decisions);
             _context.SetupGet(c => c.CurrentUtcDateTime).Returns(Now);
             _context.SetupGet(c => c.InstanceId).Returns("run_test");
+            _context.SetupGet(c => c.IsReplaying).Returns(false);
+            _context.Protected().SetupGet<ILoggerFactory>("LoggerFactory").Returns(NullLoggerFactory.Instance);
             _context.Setup(c => c.NewGuid()).Returns(RequestGuid);
             _context.Setup(c => c.WaitForExternalEvent<CancelEvent>(RunEventNames.Cancel, It.IsAny<CancellationToken>())).Returns(Cancel.Task);
             _context.Setup(c => c.WaitForExternalEvent<SignalEvent>(RunEventNames.Signal, It.IsAny<CancellationToken>())).Returns(() =>
@@ -209,21 +233,27 @@ public sealed class RunOrchestrationTests
             });
             _context.Setup(c => c.CreateTimer(It.IsAny<DateTime>(), It.IsAny<CancellationToken>())).Returns((DateTime fireAt, CancellationToken token) =>
             {
+                var timer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _timer = timer;
                 TimersCreated++;
                 TimerFireAt = fireAt;
                 TimerToken = token;
-                token.Register(() => Timer.TrySetCanceled());
+                token.Register(() => timer.TrySetCanceled());
                 TimerCreated.TrySetResult();
-                return Timer.Task;
+                return timer.Task;
             });
-            _context.Setup(c => c.CallActivityAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
+            _context.Setup(c => c.CallActivityAsync<WriteOutcome>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
                 .Returns((TaskName name, object? input, TaskOptions? _) =>
                 {
                     Activities.Add(name.Name);
-                    var record = (RecordEventsInput)input!;
-                    Events.AddRange(record.Events);
-                    Projections.Add(record.Projection);
-                    return Task.CompletedTask;
+                    var write = ((WriteRunInput)input!).Write;
+                    Writes.Add(write);
+                    if (write.Index == FailingWrite || (FailEveryWriteFrom is { } from && write.Index >= from))
+                    {
+                        return Task.FromException<WriteOutcome>(Failure(name.Name, "table is down"));
+                    }
+
+                    return Task.FromResult(write.Index >= EndedAtWrite ? WriteOutcome.Ended : WriteOutcome.Applied);
                 });
             _context.Setup(c => c.CallActivityAsync<AgentDecision>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
                 .Returns((TaskName name, object? input, TaskOptions? _) =>
@@ -238,14 +268,7 @@ public sealed class RunOrchestrationTests
                     // A plan that runs out keeps waiting rather than finishing, so tests can watch a run mid-way.
                     return _decisions.Count > 0 ? Task.FromResult(_decisions.Dequeue()) : new TaskCompletionSource<AgentDecision>().Task;
                 });
-            _context.Setup(c => c.CallActivityAsync<bool>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
-                .Returns((TaskName name, object? input, TaskOptions? _) =>
-                {
-                    Activities.Add(name.Name);
-                    Claims.Add((ClaimCompletionInput)input!);
-                    return Task.FromResult(ClaimResult);
-                });
-            _context.Setup(c => c.CallActivityAsync<ExpireRequestResult>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
+            _context.Setup(c => c.CallActivityAsync<ExpireOutcome>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
                 .Returns((TaskName name, object? _, TaskOptions? _) =>
                 {
                     Activities.Add(name.Name);
@@ -257,8 +280,6 @@ public sealed class RunOrchestrationTests
 
         public Queue<TaskCompletionSource<SignalEvent>> Signals { get; } = new();
 
-        public TaskCompletionSource Timer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
         public TaskCompletionSource TimerCreated { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public CancellationToken TimerToken { get; private set; }
@@ -269,21 +290,25 @@ public sealed class RunOrchestrationTests
 
         public List<string> Activities { get; } = [];
 
-        public List<EventRecord> Events { get; } = [];
-
-        public List<RunProjection> Projections { get; } = [];
+        public List<RunWrite> Writes { get; } = [];
 
         public List<AgentStepInput> AgentInputs { get; } = [];
 
-        public List<ClaimCompletionInput> Claims { get; } = [];
-
-        public bool ClaimResult { get; set; } = true;
-
-        public ExpireRequestResult? Expiry { get; set; }
+        public ExpireOutcome? Expiry { get; set; }
 
         public Exception? AgentFailure { get; set; }
 
+        /// <summary>Writes from this index on are refused because the run ended.</summary>
+        public int EndedAtWrite { get; set; } = int.MaxValue;
+
+        /// <summary>This write fails past its retries.</summary>
+        public int FailingWrite { get; set; } = -1;
+
+        public int? FailEveryWriteFrom { get; set; }
+
+        public void FireTimer() => _timer.TrySetResult();
+
         public Task<string> Start() => Task.Run(() => RunOrchestration.RunAsync(
-            _context.Object, new RunOrchestrationInput("tenant", "run_test", """{"goal":"g"}""", null, TimeoutSeconds)));
+            _context.Object, new RunOrchestrationInput("tenant", "run_test", """{"goal":"g"}""", TimeoutSeconds)));
     }
 }

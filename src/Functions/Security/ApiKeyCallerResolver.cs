@@ -1,16 +1,23 @@
-using AgentRuns.Functions.Http;
+using AgentRuns.Functions.Model;
 using Microsoft.AspNetCore.Http;
 
 namespace AgentRuns.Functions.Security;
 
-/// <summary>
-/// <c>Authorization: Bearer &lt;api key&gt;</c> → the key's tenant. Missing, malformed, unknown and revoked keys all get
-/// 401 with <c>WWW-Authenticate: Bearer</c>. No cache: a revoked key stops working at once.
-/// </summary>
-public sealed class ApiKeyTenantResolver(ApiKeyStore keys) : ITenantResolver
+/// <summary>Finds who calls from the request (or refuses it with an <see cref="ApiException"/>).</summary>
+public interface ICallerResolver
 {
-    public async ValueTask<TenantContext> ResolveAsync(HttpRequest request, CancellationToken cancellationToken)
+    ValueTask<Caller> ResolveAsync(HttpRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// <c>Authorization: Bearer &lt;api key&gt;</c> → the key's tenant and identity. Missing, malformed, unknown and revoked keys all
+/// get 401 with <c>WWW-Authenticate: Bearer</c>. No cache: a revoked key stops working at once.
+/// </summary>
+public sealed class ApiKeyCallerResolver(ApiKeyStore keys) : ICallerResolver
+{
+    public async ValueTask<Caller> ResolveAsync(HttpRequest request, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var header = request.Headers.Authorization;
         if (header.Count == 0 || string.IsNullOrEmpty(header[0]))
         {
@@ -30,9 +37,6 @@ public sealed class ApiKeyTenantResolver(ApiKeyStore keys) : ITenantResolver
             throw ApiException.Unauthorized("The API key is malformed.");
         }
 
-        var tenant = await keys.FindTenantAsync(key, cancellationToken);
-        return tenant is null
-            ? throw ApiException.Unauthorized("The API key is unknown or revoked.")
-            : new TenantContext(tenant);
+        return await keys.FindAsync(key, cancellationToken) ?? throw ApiException.Unauthorized("The API key is unknown or revoked.");
     }
 }

@@ -1,7 +1,8 @@
+using AgentRuns.Functions.Idempotency;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
 
-namespace AgentRuns.Functions.Idempotency;
+namespace AgentRuns.Functions.Maintenance;
 
 /// <summary>Deletes idempotency keys past their retention, every hour.</summary>
 public sealed partial class PurgeIdempotencyKeys(IdempotencyStore store, ILogger<PurgeIdempotencyKeys> logger)

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AgentRuns.Functions.Streaming;
+namespace AgentRuns.Functions.Runs;
 
 /// <summary>
 /// Wakes the streams of a run in this process as soon as this process appends to its log. Streams whose events are

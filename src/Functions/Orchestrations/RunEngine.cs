@@ -1,0 +1,130 @@
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
+
+namespace AgentRuns.Functions.Orchestrations;
+
+/// <summary>What the repairer needs to know of a run's orchestration.</summary>
+public enum EngineState
+{
+    /// <summary>No such orchestration (never scheduled, or purged).</summary>
+    Missing,
+
+    /// <summary>Scheduled, running, or suspended: alive.</summary>
+    Alive,
+
+    /// <summary>Completed, failed or terminated: it will not write to its run again.</summary>
+    Gone,
+}
+
+/// <summary>The orchestration side of a run, as the HTTP functions and the repairer use it. Behind an interface for unit tests.</summary>
+public interface IRunEngine
+{
+    /// <summary>Schedules the run's orchestration. False when it could not (the repairer starts it later); true when it exists.</summary>
+    Task<bool> StartAsync(RunOrchestrationInput input);
+
+    /// <summary>Raises an accepted answer, retried briefly; false when it could not (the repairer raises it again).</summary>
+    Task<bool> RaiseSignalAsync(string runId, SignalEvent signal);
+
+    /// <summary>Tells the orchestration that its run was cancelled; false when it could not (it stops at its next write).</summary>
+    Task<bool> RaiseCancelAsync(string runId, CancelEvent cancel);
+
+    Task<(EngineState State, string? Detail)> GetStateAsync(string runId, CancellationToken cancellationToken = default);
+
+    Task TerminateAsync(string runId, string reason, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// <see cref="IRunEngine"/> on a Durable Task client (the Functions binding, the local host's client, the test host's).
+/// Raises and starts are not cancelled by the caller going away: they follow a decision already written.
+/// </summary>
+public sealed partial class RunEngine(DurableTaskClient durable, ILogger logger) : IRunEngine
+{
+    private static readonly TimeSpan[] RaiseBackoff = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1)];
+
+    public async Task<bool> StartAsync(RunOrchestrationInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        try
+        {
+            await durable.ScheduleNewOrchestrationInstanceAsync(
+                nameof(RunOrchestration), input, new StartOrchestrationOptions(input.RunId), CancellationToken.None);
+            return true;
+        }
+#pragma warning disable CA1031 // The run is queued in its record; the repairer starts it if this did not.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            if (await ExistsAsync(input.RunId))
+            {
+                return true; // a retried create, or the repairer, got there first
+            }
+
+            LogStartFailed(logger, ex, input.RunId);
+            return false;
+        }
+    }
+
+    public Task<bool> RaiseSignalAsync(string runId, SignalEvent signal) => RaiseAsync(runId, RunEventNames.Signal, signal);
+
+    public Task<bool> RaiseCancelAsync(string runId, CancelEvent cancel) => RaiseAsync(runId, RunEventNames.Cancel, cancel);
+
+    public async Task<(EngineState State, string? Detail)> GetStateAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        var instance = await durable.GetInstanceAsync(runId, getInputsAndOutputs: false, cancellationToken);
+        return instance?.RuntimeStatus switch
+        {
+            null => (EngineState.Missing, null),
+            OrchestrationRuntimeStatus.Completed or OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated =>
+                (EngineState.Gone, instance.RuntimeStatus + (instance.FailureDetails is { } f ? $": {f.ErrorMessage}" : "")),
+            _ => (EngineState.Alive, instance.RuntimeStatus.ToString()),
+        };
+    }
+
+    public Task TerminateAsync(string runId, string reason, CancellationToken cancellationToken = default) =>
+        durable.TerminateInstanceAsync(runId, new TerminateInstanceOptions { Output = reason }, cancellationToken);
+
+    private async Task<bool> RaiseAsync<T>(string runId, string name, T payload)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await durable.RaiseEventAsync(runId, name, payload, CancellationToken.None);
+                return true;
+            }
+#pragma warning disable CA1031 // The answer is in the run's record: the repairer raises it again.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                if (attempt >= RaiseBackoff.Length)
+                {
+                    LogRaiseFailed(logger, ex, name, runId);
+                    return false;
+                }
+
+                await Task.Delay(RaiseBackoff[attempt], CancellationToken.None);
+            }
+        }
+    }
+
+    private async Task<bool> ExistsAsync(string runId)
+    {
+        try
+        {
+            return await durable.GetInstanceAsync(runId, getInputsAndOutputs: false, CancellationToken.None) is not null;
+        }
+#pragma warning disable CA1031 // Only a hint for the log: false sends the run to the repairer, which checks again.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: its orchestration could not be scheduled; the repairer will start it")]
+    private static partial void LogStartFailed(ILogger logger, Exception exception, string runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {Name} could not be raised to run {RunId}; the repairer will raise it again")]
+    private static partial void LogRaiseFailed(ILogger logger, Exception exception, string name, string runId);
+}

@@ -1,0 +1,76 @@
+using AgentRuns.Functions.Model;
+
+namespace AgentRuns.Functions.Runs;
+
+/// <summary>An event a transition appends; the write that applies the transition gives it its seq.</summary>
+public sealed record NewEvent(string Type, string ValueJson, bool Redacted = false);
+
+/// <summary>What each event type says (docs/api.md, Events): the one place event values are shaped.</summary>
+public static class RunEventValues
+{
+    public static NewEvent Created(string inputJson, string? metadataJson) =>
+        new(RunEventTypes.Created, JsonText.Object(w =>
+        {
+            w.WriteRaw("input", inputJson);
+            w.WriteRaw("metadata", metadataJson);
+        }));
+
+    public static NewEvent Started() => new(RunEventTypes.Started, "{}");
+
+    public static NewEvent Progress(int step, string tool, string summary) =>
+        new(RunEventTypes.Progress, JsonText.Object(w =>
+        {
+            w.WriteNumber("step", step);
+            w.WriteString("tool", tool);
+            w.WriteString("summary", summary);
+        }));
+
+    public static NewEvent AwaitingInput(PendingRequest request) => new(RunEventTypes.AwaitingInput, request.ToJson());
+
+    /// <param name="loggedPayloadJson">The payload with secrets masked: what the log may show.</param>
+    public static NewEvent SignalReceived(string requestId, string action, string? loggedPayloadJson, bool redacted, Actor? actor) =>
+        new(RunEventTypes.SignalReceived, JsonText.Object(w =>
+        {
+            w.WriteString("request_id", requestId);
+            w.WriteString("action", action);
+            w.WriteRaw("payload", loggedPayloadJson);
+            WriteActor(w, actor);
+        }), redacted);
+
+    public static NewEvent Succeeded(string outputJson, bool redacted) =>
+        new(RunEventTypes.Succeeded, JsonText.Object(w => w.WriteRaw("output", outputJson)), redacted);
+
+    public static NewEvent Failed(RunError error) =>
+        new(RunEventTypes.Failed, JsonText.Object(w =>
+        {
+            w.WriteString("reason_code", error.ReasonCode);
+            w.WriteString("reason", error.Reason);
+        }));
+
+    public static NewEvent Cancelled(string reasonCode, Actor? actor) =>
+        new(RunEventTypes.Cancelled, JsonText.Object(w =>
+        {
+            w.WriteString("reason_code", reasonCode);
+            WriteActor(w, actor);
+        }));
+
+    /// <summary>A run's <c>error</c> as stored and shown.</summary>
+    public static string ErrorJson(RunError error) => JsonText.Object(w =>
+    {
+        w.WriteString("reason_code", error.ReasonCode);
+        w.WriteString("reason", error.Reason);
+    });
+
+    private static void WriteActor(System.Text.Json.Utf8JsonWriter w, Actor? actor)
+    {
+        if (actor is null)
+        {
+            return;
+        }
+
+        w.WriteStartObject("actor");
+        w.WriteString("key_id", actor.KeyId);
+        w.WriteString("name", actor.Name);
+        w.WriteEndObject();
+    }
+}

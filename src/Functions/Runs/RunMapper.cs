@@ -1,0 +1,31 @@
+using AgentRuns.Functions.Model;
+
+namespace AgentRuns.Functions.Runs;
+
+/// <summary>The one mapping from run records and events to API resources (the tenant never leaves the table).</summary>
+public static class RunMapper
+{
+    public static RunResource ToResource(RunRecord run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new RunResource(
+            Id: run.RunId,
+            Object: "run",
+            Status: run.Status,
+            CreatedAt: run.CreatedAt,
+            UpdatedAt: run.UpdatedAt,
+            Input: new RawJson(run.InputJson),
+            Metadata: RawJson.OrNull(run.MetadataJson),
+            SignalTimeoutSeconds: run.SignalTimeoutSeconds,
+            PendingInput: run.Status == RunStatus.AwaitingInput && run.Pending is { } pending ? new RawJson(pending.ToJson()) : null,
+            Output: RawJson.OrNull(run.OutputJson),
+            Error: run.Error is null ? null : new RawJson(RunEventValues.ErrorJson(run.Error)),
+            LastEventSeq: run.LastEventSeq);
+    }
+
+    public static RunEventResource ToResource(RunEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new RunEventResource(e.Seq, e.Type, e.Timestamp, new RunEventPayload(e.Redacted, new RawJson(e.ValueJson)));
+    }
+}

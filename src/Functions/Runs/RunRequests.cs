@@ -1,0 +1,12 @@
+namespace AgentRuns.Functions.Runs;
+
+/// <summary>A validated request to create a run.</summary>
+public sealed record CreateRunRequest(string InputJson, string? MetadataJson, int? SignalTimeoutSeconds);
+
+/// <summary>A validated signal: a human's answer to the pending request.</summary>
+public sealed record SignalRequest(string Action, string? PayloadJson, string? RequestId);
+
+/// <summary>What stays the same across the retries of one idempotent request, even one that takes over from an attempt that died.</summary>
+/// <param name="Key">Identifies the request (tenant, method, path, key) without being the key.</param>
+/// <param name="CreatedAt">When the key was first claimed.</param>
+public sealed record IdempotencySeed(string Key, DateTimeOffset CreatedAt);

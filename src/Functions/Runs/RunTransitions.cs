@@ -1,0 +1,229 @@
+using AgentRuns.Functions.Model;
+
+namespace AgentRuns.Functions.Runs;
+
+/// <summary>A transition's result: what the caller learns, and the change to write (none when nothing changes).</summary>
+public sealed record RunTransition<T>(T Outcome, RunRecord? Next = null, IReadOnlyList<RunEvent>? Events = null)
+{
+    public bool Writes => Next is not null;
+}
+
+/// <summary>
+/// The run's state machine: every change of a run record, as a pure function of the record (and the command and the
+/// time). Nothing else decides what a run becomes. <c>RunStore.ApplyAsync</c> writes a transition's record and events in
+/// one conditional write, so:
+/// <list type="bullet">
+/// <item>a signal is arbitrated in <see cref="AcceptSignal"/>, the deadline in <see cref="Expire"/>, a cancel in <see cref="Cancel"/>;</item>
+/// <item><c>seq</c> is assigned here (<see cref="Change{T}"/>): the record holds the log's last seq and every event is appended
+/// with the record, so the log has no gap and no duplicate whoever writes (the orchestration, a signal, the deadline, the repairer);</item>
+/// <item>of two racing writers one lands and the other re-reads and decides again.</item>
+/// </list>
+/// </summary>
+public static class RunTransitions
+{
+    /// <summary>A new run: queued, with <c>run.created</c> as its first event.</summary>
+    public static RunTransition<RunRecord> Create(
+        string tenantId, string runId, string inputJson, string? metadataJson, int signalTimeoutSeconds, DateTimeOffset createdAt)
+    {
+        var empty = new RunRecord
+        {
+            TenantId = tenantId,
+            RunId = runId,
+            Status = RunStatus.Queued,
+            CreatedAt = createdAt,
+            UpdatedAt = createdAt,
+            InputJson = inputJson,
+            MetadataJson = metadataJson,
+            SignalTimeoutSeconds = signalTimeoutSeconds,
+        };
+        var change = Change(empty, empty, empty, createdAt, RunEventValues.Created(inputJson, metadataJson));
+        return change with { Outcome = change.Next! };
+    }
+
+    /// <summary>A numbered write of the orchestration. Applied once; refused (<see cref="WriteOutcome.Ended"/>) once the run ended.</summary>
+    public static RunTransition<WriteOutcome> Apply(RunRecord? run, RunWrite write, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        if (run is null)
+        {
+            throw new InvalidOperationException("The run has no record.");
+        }
+
+        if (run.AppliedWrites >= write.Index)
+        {
+            return new(WriteOutcome.Applied); // an earlier attempt of this write landed
+        }
+
+        if (run.IsTerminal)
+        {
+            return new(WriteOutcome.Ended);
+        }
+
+        // The orchestration writes again only after it has taken the last answer in: the payload need not stay.
+        var next = run with
+        {
+            AppliedWrites = write.Index,
+            LastAnswer = run.LastAnswer is { Consumed: false } answer ? answer with { Consumed = true, PayloadJson = null } : run.LastAnswer,
+        };
+        switch (write.Kind)
+        {
+            case RunWriteKind.Start:
+                return Change(WriteOutcome.Applied, run, next with { Status = RunStatus.Running }, now, RunEventValues.Started());
+
+            case RunWriteKind.Progress:
+                return Change(
+                    WriteOutcome.Applied, run, next with { Status = RunStatus.Running }, now,
+                    RunEventValues.Progress(write.Step, write.Tool ?? "work", write.Summary ?? ""));
+
+            case RunWriteKind.OpenRequest:
+                var request = write.Request ?? throw new ArgumentException("An OpenRequest write needs its request.", nameof(write));
+                return Change(
+                    WriteOutcome.Applied, run, next with { Status = RunStatus.AwaitingInput, Pending = request }, now,
+                    RunEventValues.AwaitingInput(request));
+
+            case RunWriteKind.Complete:
+                var ending = write.Ending ?? throw new ArgumentException("A Complete write needs its ending.", nameof(write));
+                if (ending.Status == RunStatus.Succeeded && (ending.OutputJson ?? "{}").Length > RunLimits.MaxOutputChars)
+                {
+                    ending = RunEnding.Failed(
+                        RunReasonCodes.OutputTooLarge,
+                        $"The agent's output has {ending.OutputJson!.Length} characters; a run's output holds at most {RunLimits.MaxOutputChars}.");
+                }
+
+                return ending.Status == RunStatus.Succeeded
+                    ? Change(
+                        WriteOutcome.Applied, run, next with { Status = RunStatus.Succeeded, Pending = null, OutputJson = ending.OutputJson ?? "{}" }, now,
+                        RunEventValues.Succeeded(ending.OutputJson ?? "{}", ending.OutputRedacted))
+                    : Change(
+                        WriteOutcome.Applied, run, next with { Status = RunStatus.Failed, Pending = null, Error = ending.Error }, now,
+                        RunEventValues.Failed(ending.Error ?? new RunError(RunReasonCodes.AgentFailed, null)));
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(write), write.Kind, "Unknown write.");
+        }
+    }
+
+    /// <summary>
+    /// A human's answer. Exactly one answer per request is accepted: the record must wait on that request, the request must not
+    /// have expired by the clock (whatever the timer does), and the action must be one the request allows.
+    /// </summary>
+    public static RunTransition<SignalOutcome> AcceptSignal(RunRecord? run, SignalCommand command, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        if (run is null)
+        {
+            return new(new SignalOutcome(SignalVerdict.NotFound));
+        }
+
+        if (command.IdempotencyKey is not null && run.LastAnswer is { } previous
+            && string.Equals(previous.IdempotencyKey, command.IdempotencyKey, StringComparison.Ordinal))
+        {
+            return new(new SignalOutcome(SignalVerdict.Replayed, previous));
+        }
+
+        if (run.Status != RunStatus.AwaitingInput || run.Pending is not { } pending)
+        {
+            return NotAwaiting($"Run '{run.RunId}' is {run.Status}, not awaiting input.");
+        }
+
+        if (command.RequestId is not null && !string.Equals(command.RequestId, pending.RequestId, StringComparison.Ordinal))
+        {
+            return NotAwaiting($"Run '{run.RunId}' is not awaiting input for request '{command.RequestId}'.");
+        }
+
+        if (now >= pending.ExpiresAt)
+        {
+            return NotAwaiting($"Request '{pending.RequestId}' of run '{run.RunId}' expired at {ApiJson.FormatTimestamp(pending.ExpiresAt)}.");
+        }
+
+        if (!pending.AllowedActions.Contains(command.Action, StringComparer.Ordinal))
+        {
+            return new(new SignalOutcome(SignalVerdict.ActionNotAllowed, AllowedActions: pending.AllowedActions));
+        }
+
+        var answer = new Answer(pending.RequestId, command.Action, now, command.Actor, command.IdempotencyKey, command.PayloadJson);
+        return Change(
+            new SignalOutcome(SignalVerdict.Accepted, answer), run,
+            run with { Status = RunStatus.Running, Pending = null, LastAnswer = answer }, now,
+            RunEventValues.SignalReceived(pending.RequestId, command.Action, command.LoggedPayloadJson ?? command.PayloadJson, command.PayloadRedacted, command.Actor));
+
+        static RunTransition<SignalOutcome> NotAwaiting(string detail) => new(new SignalOutcome(SignalVerdict.NotAwaitingInput, Detail: detail));
+    }
+
+    /// <summary>A user's cancel: the run ends at once with <c>run.cancelled</c>; the orchestration stops at its next step.</summary>
+    public static RunTransition<CancelOutcome> Cancel(RunRecord? run, Actor? actor, DateTimeOffset now)
+    {
+        if (run is null)
+        {
+            return new(CancelOutcome.NotFound);
+        }
+
+        if (run.IsTerminal)
+        {
+            return new(CancelOutcome.NotCancellable);
+        }
+
+        var error = new RunError(RunReasonCodes.CancelledByUser, "Cancelled by the user.");
+        return Change(
+            CancelOutcome.Accepted, run, run with { Status = RunStatus.Cancelled, Pending = null, Error = error }, now,
+            RunEventValues.Cancelled(RunReasonCodes.CancelledByUser, actor));
+    }
+
+    /// <summary>
+    /// The deadline of <paramref name="requestId"/> came (its timer fired, or the repairer found it overdue). The clock decides:
+    /// before <c>expires_at</c> nothing happens; after it, the run is cancelled with signal_timeout unless a signal got there first.
+    /// </summary>
+    public static RunTransition<ExpireOutcome> Expire(RunRecord? run, string requestId, DateTimeOffset now)
+    {
+        if (run is null)
+        {
+            throw new InvalidOperationException("The run has no record.");
+        }
+
+        if (run.IsTerminal)
+        {
+            return new(new ExpireOutcome(
+                run.Status == RunStatus.Cancelled && run.Error?.ReasonCode == RunReasonCodes.SignalTimeout ? ExpireVerdict.Expired : ExpireVerdict.Ended));
+        }
+
+        if (run.LastAnswer is { } answer && string.Equals(answer.RequestId, requestId, StringComparison.Ordinal))
+        {
+            return new(new ExpireOutcome(ExpireVerdict.Answered, answer));
+        }
+
+        if (run.Status != RunStatus.AwaitingInput || run.Pending is not { } pending || !string.Equals(pending.RequestId, requestId, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Run {run.RunId} is {run.Status}, not waiting on request {requestId}.");
+        }
+
+        if (now < pending.ExpiresAt)
+        {
+            return new(new ExpireOutcome(ExpireVerdict.NotYet, ExpiresAt: pending.ExpiresAt));
+        }
+
+        var error = new RunError(RunReasonCodes.SignalTimeout, "No signal arrived before the request expired.");
+        return Change(
+            new ExpireOutcome(ExpireVerdict.Expired), run, run with { Status = RunStatus.Cancelled, Pending = null, Error = error }, now,
+            RunEventValues.Cancelled(RunReasonCodes.SignalTimeout, actor: null));
+    }
+
+    /// <summary>The engine cannot carry the run on: it ends failed with <c>engine_error</c>. Nothing happens to a run that ended.</summary>
+    public static RunTransition<bool> FailForEngine(RunRecord? run, string reason, DateTimeOffset now)
+    {
+        if (run is null || run.IsTerminal)
+        {
+            return new(false);
+        }
+
+        var error = new RunError(RunReasonCodes.EngineError, RunLimits.Reason(reason));
+        return Change(true, run, run with { Status = RunStatus.Failed, Pending = null, Error = error }, now, RunEventValues.Failed(error));
+    }
+
+    /// <summary>The change from <paramref name="run"/> to <paramref name="next"/>, appending <paramref name="events"/> right after the log's end.</summary>
+    private static RunTransition<T> Change<T>(T outcome, RunRecord run, RunRecord next, DateTimeOffset now, params NewEvent[] events)
+    {
+        var seq = run.LastEventSeq;
+        var numbered = events.Select(e => new RunEvent(++seq, e.Type, now, e.Redacted, e.ValueJson)).ToList();
+        return new(outcome, next with { LastEventSeq = seq, UpdatedAt = now }, numbered);
+    }
+}

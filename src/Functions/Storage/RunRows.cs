@@ -1,0 +1,116 @@
+using System.Globalization;
+using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Runs;
+using Azure.Data.Tables;
+
+namespace AgentRuns.Functions.Storage;
+
+/// <summary>
+/// How a tenant's runs are laid out in the Runs table. Everything of a tenant lives in its partition (PartitionKey = tenant),
+/// so a run's record and the events a change appends are written in one entity-group transaction:
+/// <list type="bullet">
+/// <item><c>r|{run id}</c>: the run record (run ids sort newest first, so the tenant's runs list is one range scan);</item>
+/// <item><c>e|{run id}|{seq, 10 digits}</c>: the run's events, read in order by a range scan.</item>
+/// </list>
+/// The one mapping between <see cref="RunRecord"/> / <see cref="RunEvent"/> and table entities.
+/// </summary>
+public static class RunRows
+{
+    public const string RecordPrefix = "r|";
+    public const string EventPrefix = "e|";
+
+    /// <summary>Sorts after every key of the same prefix (run ids and seqs use only letters, digits and '_').</summary>
+    public const string End = "~";
+
+    /// <summary>Table Storage's limit on one entity.</summary>
+    private const long MaxEntityBytes = 1024 * 1024;
+
+    public static string RecordKey(string runId) => RecordPrefix + runId;
+
+    public static string EventKey(string runId, long seq) => $"{EventPrefix}{runId}|{seq.ToString("D10", CultureInfo.InvariantCulture)}";
+
+    public static TableEntity ToEntity(RunRecord run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var entity = new TableEntity(run.TenantId, RecordKey(run.RunId))
+        {
+            ["Status"] = run.Status,
+            ["CreatedAt"] = run.CreatedAt,
+            ["UpdatedAt"] = run.UpdatedAt,
+            ["SignalTimeoutSeconds"] = run.SignalTimeoutSeconds,
+            ["LastEventSeq"] = run.LastEventSeq,
+            ["AppliedWrites"] = run.AppliedWrites,
+        };
+        LargeText.Write(entity, "InputJson", run.InputJson);
+        LargeText.Write(entity, "MetadataJson", run.MetadataJson);
+        if (run.Pending is { } pending)
+        {
+            entity["PendingRequestId"] = pending.RequestId;
+            entity["PendingExpiresAt"] = pending.ExpiresAt;
+            LargeText.Write(entity, "PendingJson", pending.ToJson());
+        }
+
+        LargeText.Write(entity, "LastAnswerJson", run.LastAnswer?.ToJson());
+        LargeText.Write(entity, "OutputJson", run.OutputJson);
+        LargeText.Write(entity, "ErrorJson", run.Error is null ? null : RunEventValues.ErrorJson(run.Error));
+        return CheckSize(entity);
+    }
+
+    public static RunRecord ToRecord(TableEntity entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        var pending = LargeText.Read(entity, "PendingJson");
+        var answer = LargeText.Read(entity, "LastAnswerJson");
+        var error = LargeText.Read(entity, "ErrorJson");
+        return new RunRecord
+        {
+            TenantId = entity.PartitionKey,
+            RunId = entity.RowKey[RecordPrefix.Length..],
+            Status = entity.GetString("Status"),
+            CreatedAt = entity.GetDateTimeOffset("CreatedAt")!.Value,
+            UpdatedAt = entity.GetDateTimeOffset("UpdatedAt")!.Value,
+            InputJson = LargeText.Read(entity, "InputJson") ?? "{}",
+            MetadataJson = LargeText.Read(entity, "MetadataJson"),
+            SignalTimeoutSeconds = entity.GetInt32("SignalTimeoutSeconds") ?? 0,
+            Pending = pending is null ? null : PendingRequest.FromJson(pending),
+            LastAnswer = answer is null ? null : Answer.FromJson(answer),
+            OutputJson = LargeText.Read(entity, "OutputJson"),
+            Error = error is null ? null : new RunError(JsonText.StringMember(error, "reason_code")!, JsonText.StringMember(error, "reason")),
+            LastEventSeq = entity.GetInt64("LastEventSeq") ?? 0,
+            AppliedWrites = entity.GetInt32("AppliedWrites") ?? 0,
+        };
+    }
+
+    public static TableEntity ToEntity(string tenantId, string runId, RunEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        var entity = new TableEntity(tenantId, EventKey(runId, e.Seq))
+        {
+            ["Type"] = e.Type,
+            ["OccurredAt"] = e.Timestamp,
+            ["Redacted"] = e.Redacted,
+        };
+        LargeText.Write(entity, "ValueJson", e.ValueJson);
+        return CheckSize(entity);
+    }
+
+    public static RunEvent ToEvent(TableEntity entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        var key = entity.RowKey;
+        return new RunEvent(
+            long.Parse(key.AsSpan(key.LastIndexOf('|') + 1), NumberStyles.None, CultureInfo.InvariantCulture),
+            entity.GetString("Type"),
+            entity.GetDateTimeOffset("OccurredAt")!.Value,
+            entity.GetBoolean("Redacted") ?? false,
+            LargeText.Read(entity, "ValueJson") ?? "{}");
+    }
+
+    private static TableEntity CheckSize(TableEntity entity)
+    {
+        var size = LargeText.EstimateSize(entity);
+        return size <= MaxEntityBytes
+            ? entity
+            : throw new InvalidOperationException($"Entity {entity.RowKey} would hold ~{size} bytes; Table Storage holds at most {MaxEntityBytes}.");
+    }
+}
