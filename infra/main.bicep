@@ -111,6 +111,11 @@ param streamMinPollMilliseconds int = 100
 @minValue(10)
 param streamMaxPollMilliseconds int = 2000
 
+@description('Days the Durable history of a finished run (its raw, unmasked inputs and answers) is kept before it is purged (Runs__HistoryRetentionDays). The API keeps serving the run and its events.')
+@minValue(0)
+@maxValue(3650)
+param historyRetentionDays int = 7
+
 @description('Comma-separated field names whose values are redacted in stored events and logs (Security__RedactedFieldNames).')
 @minLength(1)
 param redactedFieldNames string = 'password,passwd,pwd,passphrase,secret,token,api_key,apikey,access_key,authorization,credential,private_key,connection_string,cookie,session,otp,cvv,pin,ssn'
@@ -166,6 +171,7 @@ var appSettings = {
   Repair__IntervalSeconds: '60'
   Runs__DefaultSignalTimeoutSeconds: string(defaultSignalTimeoutSeconds)
   Runs__MaxSignalTimeoutSeconds: string(maxSignalTimeoutSeconds)
+  Runs__HistoryRetentionDays: string(historyRetentionDays)
   Streams__MaxDurationSeconds: string(streamMaxDurationSeconds)
   Streams__HeartbeatSeconds: string(streamHeartbeatSeconds)
   Streams__MinPollMilliseconds: string(streamMinPollMilliseconds)

@@ -14,4 +14,11 @@ public sealed class RunOptions
     /// <summary>The largest <c>signal_timeout_seconds</c> a client may ask for.</summary>
     [Range(1, int.MaxValue)]
     public int MaxSignalTimeoutSeconds { get; set; } = 7 * 24 * 3600;
+
+    /// <summary>
+    /// How long the Durable history of a finished run is kept, counted from the run's creation. It holds the run's raw
+    /// input and answers (unmasked); the API serves runs and events from the Runs table, which this does not touch.
+    /// </summary>
+    [Range(0, 3650)]
+    public int HistoryRetentionDays { get; set; } = 7;
 }

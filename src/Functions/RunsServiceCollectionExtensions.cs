@@ -56,6 +56,7 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<ICallerResolver, ApiKeyCallerResolver>();
         services.TryAddSingleton<RunService>();
         services.TryAddSingleton<RunRepairer>();
+        services.TryAddSingleton<HistoryRetention>();
         services.TryAddSingleton<RunActivities>();
         services.TryAddSingleton<ApiEndpoint>();
         services.AddHostedService<TableInitializer>();

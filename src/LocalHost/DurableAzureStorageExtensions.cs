@@ -30,6 +30,12 @@ public static class DurableAzureStorageExtensions
             WorkerId = options.WorkerId,
             UseTablePartitionManagement = true,
             MaxQueuePollingInterval = options.MaxQueuePollingInterval ?? TimeSpan.FromSeconds(1),
+            ControlQueueVisibilityTimeout = options.ControlQueueVisibilityTimeout ?? TimeSpan.FromMinutes(5),
+            WorkItemQueueVisibilityTimeout = options.WorkItemQueueVisibilityTimeout ?? TimeSpan.FromMinutes(5),
+
+            // As in Durable Functions: starting an instance whose id exists in a status the caller said not to replace throws,
+            // instead of returning as if it had started it.
+            ThrowExceptionOnInvalidDedupeStatus = true,
             LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
         }));
         services.AddSingleton<IOrchestrationService>(sp => sp.GetRequiredService<AzureStorageOrchestrationService>());

@@ -30,6 +30,18 @@ public sealed class LocalHostOptions
     public TimeSpan? MaxQueuePollingInterval { get; set; }
 
     /// <summary>
+    /// Overrides host.json's <c>controlQueueVisibilityTimeout</c>: how long an orchestration message dequeued by a process that
+    /// died stays invisible before another picks it up.
+    /// </summary>
+    public TimeSpan? ControlQueueVisibilityTimeout { get; set; }
+
+    /// <summary>
+    /// Overrides host.json's <c>workItemQueueVisibilityTimeout</c>: the same for activity messages. The local host's Durable
+    /// sidecar does not renew a running activity's visibility, so keep this above the longest activity (it would run twice).
+    /// </summary>
+    public TimeSpan? WorkItemQueueVisibilityTimeout { get; set; }
+
+    /// <summary>
     /// Counts the storage requests of the app's tables and of the Durable backend, served at
     /// <c>GET /_localhost/storage-requests</c> (reset with POST). For the benchmarks; off by default.
     /// </summary>
@@ -45,9 +57,9 @@ public sealed class LocalHostOptions
         configuration.GetSection(SectionName).Bind(options);
         var durable = ReadDurableSection(hostJsonPath);
         options.HubName ??= durable?["hubName"]?.GetValue<string>() ?? "AgentRuns";
-        options.MaxQueuePollingInterval ??= durable?["storageProvider"]?["maxQueuePollingInterval"]?.GetValue<string>() is { } interval
-            ? TimeSpan.Parse(interval, System.Globalization.CultureInfo.InvariantCulture)
-            : TimeSpan.FromSeconds(1);
+        options.MaxQueuePollingInterval ??= StorageProviderTime(durable, "maxQueuePollingInterval") ?? TimeSpan.FromSeconds(1);
+        options.ControlQueueVisibilityTimeout ??= StorageProviderTime(durable, "controlQueueVisibilityTimeout") ?? TimeSpan.FromMinutes(5);
+        options.WorkItemQueueVisibilityTimeout ??= StorageProviderTime(durable, "workItemQueueVisibilityTimeout") ?? TimeSpan.FromMinutes(5);
         var storage = configuration["AzureWebJobsStorage"];
         if (!string.IsNullOrWhiteSpace(storage))
         {
@@ -56,6 +68,11 @@ public sealed class LocalHostOptions
 
         return options;
     }
+
+    private static TimeSpan? StorageProviderTime(JsonNode? durable, string name) =>
+        durable?["storageProvider"]?[name]?.GetValue<string>() is { } value
+            ? TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture)
+            : null;
 
     private static JsonNode? ReadDurableSection(string hostJsonPath)
     {

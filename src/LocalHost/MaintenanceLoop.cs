@@ -14,6 +14,7 @@ namespace AgentRuns.LocalHost;
 public sealed partial class MaintenanceLoop(
     RunRepairer repairer,
     IdempotencyStore idempotency,
+    HistoryRetention retention,
     DurableTaskClient durable,
     IOptions<RepairOptions> repair,
     ILogger<RunEngine> engineLogger,
@@ -35,6 +36,7 @@ public sealed partial class MaintenanceLoop(
                 {
                     nextPurge = DateTimeOffset.UtcNow + PurgeInterval;
                     await idempotency.PurgeExpiredAsync(stoppingToken);
+                    await retention.PurgeAsync(engine, stoppingToken);
                 }
 
                 await Task.Delay(interval, stoppingToken);

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Security;
 
@@ -35,18 +34,43 @@ public sealed class ScriptedAgent(PayloadRedactor redactor) : IAgent
     }
 
     /// <summary>
-    /// The output of a plan that ends without one: the goal, and every input the humans gave — with secrets masked,
-    /// since the output is shown to every reader of the run.
+    /// The output of a plan that ends without one: the goal, and every input the humans gave, as they gave it but with secrets
+    /// masked, since the output is shown to every reader of the run. Inputs that would make the output larger than a run may
+    /// hold are left out, and counted.
     /// </summary>
     private AgentDecision DefaultFinish(JsonElement runInput, AgentStepInput input)
     {
+        var summary = $"Completed: {runInput.GetProperty("goal").GetString()}";
         var inputs = input.HumanInputsJson.Select(redactor.Redact).ToList();
-        var output = new JsonObject
+        var budget = RunLimits.MaxOutputChars - summary.Length - 256;
+        var included = new List<string>();
+        foreach (var human in inputs)
         {
-            ["summary"] = $"Completed: {runInput.GetProperty("goal").GetString()}",
-            ["steps"] = input.StepIndex,
-            ["human_inputs"] = new JsonArray(inputs.Select(j => JsonNode.Parse(j.Json)).ToArray()),
-        };
-        return AgentDecision.Finish(output.ToJsonString(), inputs.Any(i => i.Redacted));
+            if (human.Json.Length > budget)
+            {
+                break;
+            }
+
+            included.Add(human.Json);
+            budget -= human.Json.Length + 1;
+        }
+
+        var output = JsonText.Object(w =>
+        {
+            w.WriteString("summary", summary);
+            w.WriteNumber("steps", input.StepIndex);
+            w.WriteStartArray("human_inputs");
+            foreach (var json in included)
+            {
+                w.WriteRawValue(json, skipInputValidation: true);
+            }
+
+            w.WriteEndArray();
+            if (included.Count < inputs.Count)
+            {
+                w.WriteNumber("human_inputs_omitted", inputs.Count - included.Count);
+            }
+        });
+        return AgentDecision.Finish(output, inputs.Any(i => i.Redacted));
     }
 }

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
@@ -32,6 +33,9 @@ public interface IRunEngine
     Task<(EngineState State, string? Detail)> GetStateAsync(string runId, CancellationToken cancellationToken = default);
 
     Task TerminateAsync(string runId, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the Durable history of runs that finished and were created before <paramref name="createdBefore"/>; returns how many.</summary>
+    Task<int> PurgeFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default);
 }
 
 /// <summary>
@@ -42,13 +46,23 @@ public sealed partial class RunEngine(DurableTaskClient durable, ILogger logger)
 {
     private static readonly TimeSpan[] RaiseBackoff = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1)];
 
+    /// <summary>A run's orchestration is started once: an existing instance, running or finished, is never replaced.</summary>
+    private static readonly OrchestrationRuntimeStatus[] NeverReplace =
+    [
+        OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Suspended,
+        OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated,
+    ];
+
+    private static readonly OrchestrationRuntimeStatus[] Finished =
+        [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated];
+
     public async Task<bool> StartAsync(RunOrchestrationInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
         try
         {
             await durable.ScheduleNewOrchestrationInstanceAsync(
-                nameof(RunOrchestration), input, new StartOrchestrationOptions(input.RunId), CancellationToken.None);
+                nameof(RunOrchestration), input, new StartOrchestrationOptions(input.RunId).WithDedupeStatuses(NeverReplace), CancellationToken.None);
             return true;
         }
 #pragma warning disable CA1031 // The run is queued in its record; the repairer starts it if this did not.
@@ -84,6 +98,15 @@ public sealed partial class RunEngine(DurableTaskClient durable, ILogger logger)
     public Task TerminateAsync(string runId, string reason, CancellationToken cancellationToken = default) =>
         durable.TerminateInstanceAsync(runId, new TerminateInstanceOptions { Output = reason }, cancellationToken);
 
+    public async Task<int> PurgeFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
+    {
+        // A from time is required (a null one fails in the gRPC layer), and the statuses must be terminal ones: an empty or
+        // non-terminal list would purge running instances too.
+        var result = await durable.PurgeAllInstancesAsync(
+            new PurgeInstancesFilter(DateTimeOffset.UnixEpoch, createdBefore, Finished), cancellationToken);
+        return result.PurgedInstanceCount;
+    }
+
     private async Task<bool> RaiseAsync<T>(string runId, string name, T payload)
     {
         for (var attempt = 0; ; attempt++)
@@ -94,6 +117,12 @@ public sealed partial class RunEngine(DurableTaskClient durable, ILogger logger)
                 return true;
             }
 #pragma warning disable CA1031 // The answer is in the run's record: the repairer raises it again.
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.NotFound or StatusCode.FailedPrecondition)
+            {
+                // The orchestration is gone or has finished: nobody is left to tell; retrying changes nothing.
+                LogRaiseRefused(logger, name, runId, ex.Status.Detail);
+                return false;
+            }
             catch (Exception ex)
 #pragma warning restore CA1031
             {
@@ -125,6 +154,9 @@ public sealed partial class RunEngine(DurableTaskClient durable, ILogger logger)
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: its orchestration could not be scheduled; the repairer will start it")]
     private static partial void LogStartFailed(ILogger logger, Exception exception, string runId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {Name} could not be raised to run {RunId}; the repairer will raise it again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {Name} could not be raised to run {RunId}; the repairer takes over")]
     private static partial void LogRaiseFailed(ILogger logger, Exception exception, string name, string runId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Event {Name} for run {RunId} was refused: {Detail}")]
+    private static partial void LogRaiseRefused(ILogger logger, string name, string runId, string detail);
 }

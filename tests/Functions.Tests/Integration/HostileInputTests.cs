@@ -47,6 +47,12 @@ public sealed class HostileInputTests
             new() { ["Idempotency-Key"] = "b" });
         yield return new("create: duplicate member", "POST", "/v1/runs", """{"input":{"goal":"g"},"input":{"goal":"h"}}""", 400, Bad);
         yield return new("create: lone surrogate", "POST", "/v1/runs", """{"input":{"goal":"\ud800"}}""", 400, Bad);
+        yield return new("create: lone surrogate in a name", "POST", "/v1/runs", """{"input":{"goal":"g"},"metadata":{"\ud800":1}}""", 400, Bad);
+        yield return new("create: reversed pair in a name", "POST", "/v1/runs", """{"input":{"goal":"g"},"metadata":{"\udc00\ud800":1}}""", 400, Bad);
+        yield return new("create: text/plain", "POST", "/v1/runs", """{"input":{"goal":"g"}}""", 415, "unsupported_media_type",
+            new() { ["Content-Type"] = "text/plain" });
+        yield return new("create: form", "POST", "/v1/runs", "input=goal", 415, "unsupported_media_type",
+            new() { ["Content-Type"] = "application/x-www-form-urlencoded" });
         yield return new("create: NaN", "POST", "/v1/runs", """{"input":{"goal":"g"},"signal_timeout_seconds":NaN}""", 400, Bad);
         yield return new("create: trailing comma", "POST", "/v1/runs", """{"input":{"goal":"g"},}""", 400, Bad);
         yield return new("create: comment", "POST", "/v1/runs", """{"input":{"goal":"g"} /* hi */}""", 400, Bad);
@@ -67,6 +73,8 @@ public sealed class HostileInputTests
         yield return new("signal: huge payload", "POST", $"/v1/runs/{R}/signal", "{\"action\":\"submit_input\",\"payload\":{\"x\":\"" + big + "\"}}", 413, "payload_too_large");
         yield return new("signal: malformed run id", "POST", "/v1/runs/run_'or'1'eq'1/signal", """{"action":"approve"}""", 400, Bad);
         yield return new("signal: unicode run id", "POST", "/v1/runs/run_%C3%BC/signal", """{"action":"approve"}""", 400, Bad);
+        yield return new("signal: text/plain", "POST", $"/v1/runs/{R}/signal", """{"action":"approve"}""", 415, "unsupported_media_type",
+            new() { ["Content-Type"] = "text/plain; charset=utf-8" });
 
         // POST /v1/runs/{id}/cancel
         yield return new("cancel: array body", "POST", $"/v1/runs/{R}/cancel", "[]", 400, Bad);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Http;
 using AgentRuns.Functions.Orchestrations;
 using AgentRuns.Functions.Runs;
@@ -77,6 +78,8 @@ public sealed class RunsTestHost
                 Port = FreePort(),
                 ConfigureServices = services =>
                 {
+                    services.AddSingleton<ScriptedAgent>();
+                    services.AddSingleton<IAgent, GatedAgent>();
                     services.AddRunsServices();
                     services.AddLogging(b => b
                         .AddProvider(CapturingLoggerProvider.Instance)

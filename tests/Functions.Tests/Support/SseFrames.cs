@@ -4,7 +4,8 @@ using System.Text.Json;
 
 namespace AgentRuns.Functions.Tests.Support;
 
-public sealed record SseFrame(string EventType, string? Id, JsonElement Data);
+/// <param name="RawData">The frame's data as sent (its lines joined), for byte-for-byte checks.</param>
+public sealed record SseFrame(string EventType, string? Id, JsonElement Data, string RawData);
 
 /// <summary>Parses an SSE body with the framework's own parser, as a client would.</summary>
 public static class SseFrames
@@ -13,7 +14,7 @@ public static class SseFrames
     {
         var parser = SseParser.Create(new MemoryStream(Encoding.UTF8.GetBytes(body)));
         return parser.Enumerate()
-            .Select(item => new SseFrame(item.EventType, item.EventId, JsonDocument.Parse(item.Data).RootElement.Clone()))
+            .Select(item => new SseFrame(item.EventType, item.EventId, JsonDocument.Parse(item.Data).RootElement.Clone(), item.Data))
             .ToList();
     }
 }
