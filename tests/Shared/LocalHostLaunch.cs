@@ -11,8 +11,10 @@ namespace AgentRuns.Testing;
 public static class LocalHostLaunch
 {
     /// <summary>The start of <c>AgentRuns.LocalHost.dll</c> next to the caller's assembly, its output redirected.</summary>
+    /// <param name="settings">Further settings (<c>Section__Key</c>), such as a short stream bound for a test.</param>
     public static ProcessStartInfo StartInfo(
-        int httpPort, int grpcPort, string hubName, string workerId, string storageConnectionString, string tablePrefix, string apiKey, string tenant)
+        int httpPort, int grpcPort, string hubName, string workerId, string storageConnectionString, string tablePrefix, string apiKey, string tenant,
+        IReadOnlyDictionary<string, string>? settings = null)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -30,7 +32,7 @@ public static class LocalHostLaunch
                 ["AzureWebJobsStorage"] = storageConnectionString,
                 ["RunStorage__ConnectionString"] = storageConnectionString,
                 ["RunStorage__RunsTable"] = tablePrefix + "Runs",
-                ["RunStorage__EventsTable"] = tablePrefix + "Events",
+                ["RunStorage__OpenRunsTable"] = tablePrefix + "Open",
                 ["RunStorage__IdempotencyTable"] = tablePrefix + "Idem",
                 ["RunStorage__ApiKeysTable"] = tablePrefix + "Keys",
                 ["Auth__DevelopmentKey"] = apiKey,
@@ -39,6 +41,11 @@ public static class LocalHostLaunch
                 ["Logging__LogLevel__Default"] = "Warning",
             },
         };
+        foreach (var (name, value) in settings ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         start.Environment.Remove("ASPNETCORE_URLS");
         start.Environment.Remove("DOTNET_URLS");
         return start;

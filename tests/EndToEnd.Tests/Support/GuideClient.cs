@@ -13,7 +13,8 @@ public static class GuideClient
 {
     public static string ClientDirectory => Path.Combine(RepositoryRoot.Path, "tests", "EndToEnd.Tests", "client");
 
-    public static async Task<ClientRun> RunAsync(LocalHostProcess host, string answer, TimeSpan? timeout = null)
+    /// <param name="answerAfter">How long the operator takes to answer (the answer reaches stdin then).</param>
+    public static async Task<ClientRun> RunAsync(LocalHostProcess host, string answer, TimeSpan? timeout = null, TimeSpan? answerAfter = null)
     {
         var tsx = Path.Combine(RepositoryRoot.Path, "node_modules", "tsx");
         if (!Directory.Exists(tsx) || !Directory.Exists(Path.Combine(RepositoryRoot.Path, "node_modules", "@microsoft", "fetch-event-source")))
@@ -40,6 +41,11 @@ public static class GuideClient
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
+        if (answerAfter is { } delay)
+        {
+            await Task.Delay(delay);
+        }
+
         await process.StandardInput.WriteLineAsync(answer);
         process.StandardInput.Close();
         try

@@ -10,7 +10,11 @@ namespace AgentRuns.EndToEnd.Tests.Support;
 /// What one local host instance is: its ports, its task hub, its lease owner and its tables. A restarted host keeps all
 /// of them; a new test takes fresh ones, so tests never see each other's runs.
 /// </summary>
-public sealed record LocalHostSettings(int HttpPort, int GrpcPort, string HubName, string WorkerId, string TablePrefix, string ApiKey)
+/// <param name="StorageConnectionString">Where its storage is: the shared Azurite unless a test brings its own.</param>
+/// <param name="Settings">Further app settings (<c>Section__Key</c>) for this host.</param>
+public sealed record LocalHostSettings(
+    int HttpPort, int GrpcPort, string HubName, string WorkerId, string TablePrefix, string ApiKey,
+    string? StorageConnectionString = null, IReadOnlyDictionary<string, string>? Settings = null)
 {
     public static LocalHostSettings Fresh()
     {
@@ -59,10 +63,14 @@ public sealed class LocalHostProcess : IAsyncDisposable
 
     public static async Task<LocalHostProcess> StartAsync(LocalHostSettings settings)
     {
-        await Azurite.EnsureRunningAsync();
+        if (settings.StorageConnectionString is null)
+        {
+            await Azurite.EnsureRunningAsync();
+        }
+
         var start = LocalHostLaunch.StartInfo(
-            settings.HttpPort, settings.GrpcPort, settings.HubName, settings.WorkerId, Azurite.ConnectionString, settings.TablePrefix,
-            settings.ApiKey, tenant: "tests");
+            settings.HttpPort, settings.GrpcPort, settings.HubName, settings.WorkerId, settings.StorageConnectionString ?? Azurite.ConnectionString,
+            settings.TablePrefix, settings.ApiKey, tenant: "tests", settings.Settings);
 
         var output = new ConcurrentQueue<string>();
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the local host.");
