@@ -117,10 +117,9 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    siteConfig: {
-      minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-    }
+    // No siteConfig: Flex Consumption rejects or ignores most of it (ftpsState fails the deployment in newer
+    // regions; the runtime lives in functionAppConfig). The official Flex samples set none of it, and a new app's
+    // minimum TLS version is already 1.2. .ci/validate-infra.sh fails on the properties Flex does not take.
     functionAppConfig: {
       deployment: {
         storage: {
