@@ -81,8 +81,9 @@ format_check() {
   fi
 }
 
-# params_check: every parameter in main.parameters.json exists in main.bicep, and every main.bicep
-# parameter without a default value is given there (azd fills the ${VAR} values).
+# params_check: every parameter in main.parameters.json exists in main.bicep, every main.bicep
+# parameter without a default value is given there (azd fills the ${VAR} values), and a "${VAR=default}" there
+# has the same default as the parameter in main.bicep (one default, whichever way the template is deployed).
 params_check() {
   local json="infra/main.parameters.json"
   checks=$((checks + 1))
@@ -103,6 +104,19 @@ params_check() {
   for name in $required; do
     grep -qx "$name" <<<"$given" || problems+="main.bicep requires '$name', which $json does not set"$'\n'
   done
+  local mismatched
+  mismatched="$(node -e '
+    const fs = require("fs");
+    const [json, bicep] = process.argv.slice(1).map((f) => fs.readFileSync(f, "utf8"));
+    const defaults = {};
+    for (const m of bicep.matchAll(/^param (\w+) \w+ = (.+)$/gm)) defaults[m[1]] = m[2].trim().replace(/^'"'"'(.*)'"'"'$/, "$1");
+    for (const [name, p] of Object.entries(JSON.parse(json).parameters)) {
+      const m = /^\$\{(\w+)=(.*)\}$/.exec(String(p.value));
+      if (m && name in defaults && defaults[name] !== m[2]) {
+        console.log(`${name}: \${${m[1]}=${m[2]}} in main.parameters.json, but main.bicep defaults to ${defaults[name]}`);
+      }
+    }' "$json" infra/main.bicep 2>&1)"
+  [[ -z "$mismatched" ]] || problems+="$mismatched"$'\n'
   if [[ -z "$problems" ]]; then
     echo "ok    parameters $json"
   else

@@ -37,10 +37,15 @@ param runtimeVersion string = '10.0'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound on instances the app scales out to.')
-@minValue(1)
+@description('Upper bound on instances the app scales out to (Flex Consumption accepts 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
+
+@description('Concurrent HTTP executions per instance before the HTTP group scales out; each open SSE stream holds one.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 100
 
 @description('Always-ready instances for the HTTP trigger group.')
 @minValue(0)
@@ -135,6 +140,11 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         alwaysReady: alwaysReady
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: runtimeName
