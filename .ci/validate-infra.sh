@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Validates infra/ offline with the Bicep CLI from the NuGet feed (needs only the .NET SDK):
+# Validates infra/ offline with the Bicep CLI from the NuGet feed (needs the .NET SDK and Node.js):
 #   build of infra/main.bicep, build-params of every .bicepparam, lint of every .bicep file,
-#   format check of every .bicep/.bicepparam file, and main.parameters.json against main.bicep.
+#   format check of every .bicep/.bicepparam file, main.parameters.json against main.bicep, and, on the compiled
+#   main.json, no Flex Consumption function app sets a site property or app setting Flex Consumption rejects
+#   (.ci/flex-site-check.mjs, which first proves on planted copies that it catches each kind).
 # Any diagnostic (warnings included: Bicep reports type errors as warnings and exits 0) fails the run.
 set -euo pipefail
 
@@ -15,6 +17,10 @@ package_id="azure.bicep.commandline.linux-x64"
 version="$(sed -n 's/.*Include="Azure\.Bicep\.CommandLine\.linux-x64" Version="\[\([0-9.]*\)\]".*/\1/p' "$cli_project")"
 if [[ -z "$version" ]]; then
   echo "validate-infra: cannot read the Bicep CLI version from $cli_project" >&2
+  exit 1
+fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "validate-infra: Node.js is required (the Flex Consumption site check reads the compiled template with it)" >&2
   exit 1
 fi
 if [[ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]]; then
@@ -75,8 +81,9 @@ format_check() {
   fi
 }
 
-# params_check: every parameter in main.parameters.json exists in main.bicep, and every main.bicep
-# parameter without a default value is given there (azd fills the ${VAR} values).
+# params_check: every parameter in main.parameters.json exists in main.bicep, every main.bicep
+# parameter without a default value is given there (azd fills the ${VAR} values), and a "${VAR=default}" there
+# has the same default as the parameter in main.bicep (one default, whichever way the template is deployed).
 params_check() {
   local json="infra/main.parameters.json"
   checks=$((checks + 1))
@@ -97,6 +104,19 @@ params_check() {
   for name in $required; do
     grep -qx "$name" <<<"$given" || problems+="main.bicep requires '$name', which $json does not set"$'\n'
   done
+  local mismatched
+  mismatched="$(node -e '
+    const fs = require("fs");
+    const [json, bicep] = process.argv.slice(1).map((f) => fs.readFileSync(f, "utf8"));
+    const defaults = {};
+    for (const m of bicep.matchAll(/^param (\w+) \w+ = (.+)$/gm)) defaults[m[1]] = m[2].trim().replace(/^'"'"'(.*)'"'"'$/, "$1");
+    for (const [name, p] of Object.entries(JSON.parse(json).parameters)) {
+      const m = /^\$\{(\w+)=(.*)\}$/.exec(String(p.value));
+      if (m && name in defaults && defaults[name] !== m[2]) {
+        console.log(`${name}: \${${m[1]}=${m[2]}} in main.parameters.json, but main.bicep defaults to ${defaults[name]}`);
+      }
+    }' "$json" infra/main.bicep 2>&1)"
+  [[ -z "$mismatched" ]] || problems+="$mismatched"$'\n'
   if [[ -z "$problems" ]]; then
     echo "ok    parameters $json"
   else
@@ -111,7 +131,15 @@ echo "validate-infra: Bicep CLI $("$bicep" --version | sed -n 's/^Bicep CLI vers
 mapfile -t bicep_files < <(find infra -name '*.bicep' -type f | sort)
 mapfile -t param_files < <(find infra -name '*.bicepparam' -type f | sort)
 
-check "build infra/main.bicep" "$bicep" build infra/main.bicep --stdout
+check "build infra/main.bicep" "$bicep" build infra/main.bicep --outfile "$tmp/main.json"
+if [[ -s "$tmp/main.json" ]]; then
+  check "flex consumption site properties and app settings (compiled main.json)" \
+    node .ci/flex-site-check.mjs "$tmp/main.json" --self-test
+else
+  checks=$((checks + 1))
+  failures=$((failures + 1))
+  echo "FAIL  flex consumption site properties and app settings: main.bicep did not compile"
+fi
 for file in "${param_files[@]}"; do
   check "build-params $file" "$bicep" build-params "$file" --outfile "$tmp/params/$(basename "$file" .bicepparam).json"
 done

@@ -70,12 +70,17 @@ param principalType string = 'User'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound on Flex Consumption instances the app scales out to.')
-@minValue(1)
+@description('Upper bound on Flex Consumption instances the app scales out to. Flex Consumption accepts 40 to 1000.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
-@description('Instances kept warm for the HTTP functions (Flex "http" group); 0 lets the API scale to zero and pay a cold start.')
+@description('Concurrent HTTP executions one instance takes before Flex Consumption adds another (triggers.http.perInstanceConcurrency; the platform default is 16 at 2048 MB). Every open SSE stream holds one for up to streamMaxDurationSeconds, and an instance is billed the same for 1 or 100 of them, so this sets how many streams share an instance and its bill: 300 open streams need 19 instances at 16, 3 at 100. See docs/deploy.md.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 100
+
+@description('Instances kept warm for the HTTP functions (Flex "http" group); 0 lets the API scale to zero and pay a cold start. Billed while idle: worth it when streams are open more than about 40% of the time (docs/deploy.md).')
 @minValue(0)
 @maxValue(10)
 param httpAlwaysReadyInstances int = 0
@@ -248,6 +253,7 @@ module api 'app/api.bicep' = {
     runtimeVersion: '10.0'
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
     httpAlwaysReadyInstances: httpAlwaysReadyInstances
     durableAlwaysReadyInstances: durableAlwaysReadyInstances
     identityId: identity.outputs.id

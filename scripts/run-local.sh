@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the service on this machine at http://127.0.0.1:7071:
+# Runs the service on this machine at http://127.0.0.1:7071 (another port: LocalHost__HttpPort, e.g. for CI's smoke test):
 #   1. Azurite on 127.0.0.1:10000-10002 with its data in .azurite/, unless something already listens on 10002
 #      (`npm ci` first when node_modules is missing);
 #   2. `func start` in src/Functions when Azure Functions Core Tools is on PATH, else the local host (src/LocalHost:
@@ -62,7 +62,7 @@ if command -v func >/dev/null 2>&1; then
   if [[ ! -f src/Functions/local.settings.json ]]; then
     cp local.settings.sample.json src/Functions/local.settings.json
   fi
-  (cd src/Functions && exec func start --port 7071) &
+  (cd src/Functions && exec func start --port "${LocalHost__HttpPort:-7071}") &
 else
   echo "run-local: Azure Functions Core Tools (func) not found: starting the local host (src/LocalHost)" >&2
   dotnet run --project src/LocalHost &

@@ -37,10 +37,15 @@ param runtimeVersion string = '10.0'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound on instances the app scales out to.')
-@minValue(1)
+@description('Upper bound on instances the app scales out to (Flex Consumption accepts 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
+
+@description('Concurrent HTTP executions per instance before the HTTP group scales out; each open SSE stream holds one.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 100
 
 @description('Always-ready instances for the HTTP trigger group.')
 @minValue(0)
@@ -117,10 +122,9 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    siteConfig: {
-      minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-    }
+    // No siteConfig: Flex Consumption rejects or ignores most of it (ftpsState fails the deployment in newer
+    // regions; the runtime lives in functionAppConfig). The official Flex samples set none of it, and a new app's
+    // minimum TLS version is already 1.2. .ci/validate-infra.sh fails on the properties Flex does not take.
     functionAppConfig: {
       deployment: {
         storage: {
@@ -136,6 +140,11 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
         alwaysReady: alwaysReady
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: runtimeName

@@ -1,5 +1,6 @@
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
+using Azure;
 using Azure.Data.Tables;
 using Azure.Identity;
 
@@ -8,14 +9,17 @@ namespace AgentRuns.Tools;
 /// <summary>
 /// <c>mint-key</c> and <c>revoke-key</c>: API keys for a tenant. The key is printed once and stored only as its hash.
 /// Against Azurite pass <c>--connection-string</c>; against Azure pass <c>--table-uri</c> and sign in with the Azure CLI
-/// (the signed-in identity needs Storage Table Data Contributor).
+/// (the signed-in identity needs Storage Table Data Contributor). <c>--tenant-id</c> asks for a token of the
+/// deployment's Microsoft Entra tenant, whatever the CLI's default tenant is.
 /// </summary>
 public static class KeyCommands
 {
     public const string Usage = """
         usage:
-          mint-key   --tenant <id> --name <label> (--connection-string <cs> | --table-uri <https://account.table.core.windows.net>) [--table ApiKeys]
-          revoke-key --hash <sha256 hex>          (--connection-string <cs> | --table-uri <uri>) [--table ApiKeys]
+          mint-key   --tenant <id> --name <label> (--connection-string <cs> | --table-uri <https://account.table.core.windows.net> [--tenant-id <entra tenant>]) [--table ApiKeys]
+          revoke-key --hash <sha256 hex>          (--connection-string <cs> | --table-uri <uri> [--tenant-id <entra tenant>]) [--table ApiKeys]
+        --tenant is the API tenant the key belongs to; --tenant-id is the Microsoft Entra tenant of the storage account
+        (azd env get-value AZURE_TENANT_ID).
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
@@ -45,7 +49,15 @@ public static class KeyCommands
         }
         else if (options.TryGetValue("table-uri", out var uri))
         {
-            service = new TableServiceClient(new Uri(uri), new DefaultAzureCredential());
+            // Without --tenant-id the credential takes AZURE_TENANT_ID, else the signed-in tool's default tenant, which
+            // may not be the storage account's: its token is then refused.
+            var credentialOptions = new DefaultAzureCredentialOptions();
+            if (options.TryGetValue("tenant-id", out var tenantId))
+            {
+                credentialOptions.TenantId = tenantId;
+            }
+
+            service = new TableServiceClient(new Uri(uri), new DefaultAzureCredential(credentialOptions));
         }
         else
         {
@@ -53,11 +65,33 @@ public static class KeyCommands
             return 2;
         }
 
+        try
+        {
+            return await RunAsync(args[0], options, service, output, error);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 403)
+        {
+            await error.WriteLineAsync(
+                $"storage refused the call (403 {ex.ErrorCode}). A role assignment azd just made can take a few minutes to apply: "
+                + "try again shortly. Otherwise sign in as the user azd granted the roles to, in the deployment's tenant "
+                + "(az login --tenant \"$(azd env get-value AZURE_TENANT_ID)\"), and pass --tenant-id.");
+            return 1;
+        }
+        catch (AuthenticationFailedException ex)
+        {
+            await error.WriteLineAsync(
+                $"could not get a token: {ex.Message}\nSign in with: az login --tenant \"$(azd env get-value AZURE_TENANT_ID)\"");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunAsync(string command, Dictionary<string, string> options, TableServiceClient service, TextWriter output, TextWriter error)
+    {
         var tables = new RunTables(service, new RunStorageOptions { ApiKeysTable = options.GetValueOrDefault("table", "ApiKeys") });
         await tables.ApiKeys.CreateIfNotExistsAsync();
         var store = new ApiKeyStore(tables, TimeProvider.System);
 
-        if (args[0] == "mint-key")
+        if (command == "mint-key")
         {
             if (!options.TryGetValue("tenant", out var tenant) || !options.TryGetValue("name", out var name))
             {

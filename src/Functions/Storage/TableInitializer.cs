@@ -1,11 +1,17 @@
-using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AgentRuns.Functions.Storage;
 
-/// <summary>Creates the tables at start-up (Bicep creates them in Azure; Azurite starts empty).</summary>
-internal sealed class TableInitializer(RunTables tables) : IHostedService
+/// <summary>
+/// Creates the tables at start-up: Azurite starts empty; in Azure the Bicep has created them and this only confirms it,
+/// in the background (see <see cref="StartupStorageWork"/>).
+/// </summary>
+internal sealed class TableInitializer(
+    RunTables tables, IOptions<RunStorageOptions> storage, ILogger<TableInitializer> logger, TimeProvider time, StartupRetry? retry = null)
+    : StartupStorageWork(storage, logger, time, retry)
 {
-    public Task StartAsync(CancellationToken cancellationToken) => tables.EnsureCreatedAsync(cancellationToken);
+    protected override string Description => "create the tables";
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    protected override Task DoWorkAsync(CancellationToken cancellationToken) => tables.EnsureCreatedAsync(cancellationToken);
 }
