@@ -22,7 +22,7 @@ public sealed record HostSettings(int HttpPort, int GrpcPort, string HubName, st
 
     public string RunsTable => TablePrefix + "Runs";
 
-    public string EventsTable => TablePrefix + "Events";
+    public string OpenRunsTable => TablePrefix + "Open";
 }
 
 /// <summary>

@@ -1,6 +1,6 @@
 using System.Net.ServerSentEvents;
-using AgentRuns.Functions.Http;
 using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using BenchmarkDotNet.Attributes;
@@ -46,18 +46,16 @@ public class RunIdBenchmarks
 [MemoryDiagnoser]
 public class EventStreamBenchmarks : IDisposable
 {
-    private readonly EventEntity _row = new()
-    {
-        PartitionKey = "run_0zzzzzzzzzabcdefghjkmnpqrs",
-        RowKey = EventEntity.RowKeyFor(4),
-        Type = RunEventTypes.AwaitingInput,
-        OccurredAt = new DateTimeOffset(2026, 11, 25, 16, 0, 0, TimeSpan.Zero),
-        ValueJson = """
-            {"request_id":"8d3c2a7e-6f7b-4c1e-9a55-2f4b8f7e0c11","reason_code":"AWAITING_APPROVAL","input_kind":"approval",
-            "prompt":"Approve carrying out: Draft and send the weekly team update email.","allowed_actions":["approve","reject","submit_input"],
-            "expires_at":"2026-11-25T17:00:00.000Z","proposed_action":{"tool":"execute","description":"Draft and send the weekly team update email."}}
-            """,
-    };
+    private readonly Azure.Data.Tables.TableEntity _row = RunRows.ToEntity("tenant", "run_0zzzzzzzzzabcdefghjkmnpqrs", new RunEvent(
+        4,
+        RunEventTypes.AwaitingInput,
+        new DateTimeOffset(2026, 11, 25, 16, 0, 0, TimeSpan.Zero),
+        false,
+        """
+        {"request_id":"8d3c2a7e-6f7b-4c1e-9a55-2f4b8f7e0c11","reason_code":"AWAITING_APPROVAL","input_kind":"approval",
+        "prompt":"Approve carrying out: Draft and send the weekly team update email.","allowed_actions":["approve","reject","submit_input"],
+        "expires_at":"2026-11-25T17:00:00.000Z","proposed_action":{"tool":"execute","description":"Draft and send the weekly team update email."}}
+        """));
 
     private readonly MemoryStream _buffer = new();
     private RunEventResource _resource = null!;
@@ -66,12 +64,12 @@ public class EventStreamBenchmarks : IDisposable
     [GlobalSetup]
     public void Setup()
     {
-        _resource = RunMapper.ToResource(_row);
+        _resource = RunMapper.ToResource(RunRows.ToEvent(_row));
         _json = ApiJson.Serialize(_resource);
     }
 
-    [Benchmark(Description = "RunMapper.ToResource (row → event)")]
-    public RunEventResource Map() => RunMapper.ToResource(_row);
+    [Benchmark(Description = "RunRows.ToEvent + RunMapper.ToResource (row → event)")]
+    public RunEventResource Map() => RunMapper.ToResource(RunRows.ToEvent(_row));
 
     [Benchmark(Description = "ApiJson.Serialize (event → JSON)")]
     public string Serialize() => ApiJson.Serialize(_resource);
@@ -87,7 +85,7 @@ public class EventStreamBenchmarks : IDisposable
     public Task RowToFrame()
     {
         _buffer.SetLength(0);
-        return SseFormatter.WriteAsync(One(ApiJson.Serialize(RunMapper.ToResource(_row))), _buffer);
+        return SseFormatter.WriteAsync(One(ApiJson.Serialize(RunMapper.ToResource(RunRows.ToEvent(_row)))), _buffer);
     }
 
     public void Dispose()

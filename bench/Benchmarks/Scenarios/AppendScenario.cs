@@ -1,15 +1,18 @@
 using System.Globalization;
 using System.Text.Json;
 using AgentRuns.Benchmarks.Infra;
+using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Storage;
 using Azure.Data.Tables;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace AgentRuns.Benchmarks.Scenarios;
 
 /// <summary>
-/// Append → client: from an event's write to the RunEvents table until the client receives it over SSE. In process:
-/// the run's own activities append (the host's notifier wakes the stream). Another writer: the benchmark appends rows
-/// itself, as another Functions instance would, and the stream finds them by polling.
+/// Append → client: from an event's write to the Runs table until the client receives it over SSE. In process:
+/// the run's own activities append (the host's notifier wakes the stream). Another writer: the benchmark appends events
+/// itself through the run store, as another Functions instance would, and the stream finds them by polling.
 /// </summary>
 public static class AppendScenario
 {
@@ -27,7 +30,11 @@ public static class AppendScenario
         var plan = context.Plan;
         context.Log("append: starting a host");
         await using var host = await context.StartHostAsync("append");
-        var events = host.Tables.GetTableClient(host.Settings.EventsTable);
+        var runsTable = host.Tables.GetTableClient(host.Settings.RunsTable);
+        var tables = new RunTables(host.Tables, new RunStorageOptions { RunsTable = host.Settings.RunsTable, OpenRunsTable = host.Settings.OpenRunsTable });
+        var store = new RunStore(
+            tables, new OpenRunIndex(tables), new RunEventNotifier(), Options.Create(new RepairOptions()), TimeProvider.System, NullLogger<RunStore>.Instance);
+        var tenant = host.Settings.Tenant;
 
         context.Log($"append: in process, {plan.AppendRuns} runs of {plan.AppendSteps} steps");
         var inProcess = new List<double>();
@@ -51,7 +58,7 @@ public static class AppendScenario
                     var (runId, _) = await host.Http.CreateRunAsync(body);
                     await using var stream = await RunStream.OpenAsync(host.Http, runId, TimeSpan.FromMinutes(3));
                     await stream.WaitForEndAsync(Api.EventTimeout);
-                    var written = await WrittenAsync(events, runId);
+                    var written = await WrittenAsync(runsTable, tenant, runId);
                     lock (inProcess)
                     {
                         inProcess.AddRange(stream.Events
@@ -78,21 +85,21 @@ public static class AppendScenario
                 for (var i = 0; i < plan.WriterAppends; i++)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(500 + (Random.Shared.NextDouble() * 3500)));
-                    seq++;
-                    await events.AddEntityAsync(new EventEntity
+                    seq = await store.ApplyAsync(tenant, run.RunId, (record, now) =>
                     {
-                        PartitionKey = run.RunId,
-                        RowKey = EventEntity.RowKeyFor(seq),
-                        Type = "run.worker.progress",
-                        OccurredAt = DateTimeOffset.UtcNow,
-                        ValueJson = $$"""{"step":{{seq}},"tool":"other_writer","summary":"Appended by another writer"}""",
+                        // An event appended with the record, as every writer does; not one of the orchestration's numbered writes.
+                        var next = record!.LastEventSeq + 1;
+                        return new RunTransition<long>(
+                            next,
+                            record with { LastEventSeq = next, UpdatedAt = now },
+                            [new RunEvent(next, "run.worker.progress", now, false, $$"""{"step":{{next}},"tool":"other_writer","summary":"Appended by another writer"}""")]);
                     });
                     var at = seq;
                     await run.Stream.WaitForAsync(e => e.Seq == at, TimeSpan.FromSeconds(30));
                     appended.Add(seq);
                 }
 
-                var written = await WrittenAsync(events, run.RunId);
+                var written = await WrittenAsync(runsTable, tenant, run.RunId);
                 var received = run.Stream.Events.ToDictionary(e => e.Seq);
                 lock (other)
                 {
@@ -119,12 +126,15 @@ public static class AppendScenario
     }
 
     /// <summary>When the storage received each event of the run (the rows' Timestamp), by seq.</summary>
-    private static async Task<Dictionary<long, DateTimeOffset>> WrittenAsync(TableClient events, string runId)
+    private static async Task<Dictionary<long, DateTimeOffset>> WrittenAsync(TableClient runs, string tenant, string runId)
     {
         var written = new Dictionary<long, DateTimeOffset>();
-        await foreach (var row in events.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {runId}"), select: ["RowKey", "Timestamp"]))
+        var from = RunRows.EventKey(runId, 0);
+        var to = RunRows.EventPrefix + runId + "|" + RunRows.End;
+        await foreach (var row in runs.QueryAsync<TableEntity>(
+            TableClient.CreateQueryFilter($"PartitionKey eq {tenant} and RowKey gt {from} and RowKey lt {to}"), select: ["RowKey", "Timestamp"]))
         {
-            written[long.Parse(row.RowKey, CultureInfo.InvariantCulture)] = row.Timestamp!.Value;
+            written[RunRows.SeqOf(row.RowKey)] = row.Timestamp!.Value;
         }
 
         return written;

@@ -29,6 +29,13 @@ public static class RunRows
 
     public static string EventKey(string runId, long seq) => $"{EventPrefix}{runId}|{seq.ToString("D10", CultureInfo.InvariantCulture)}";
 
+    /// <summary>The seq of an event row, from its key.</summary>
+    public static long SeqOf(string eventRowKey)
+    {
+        ArgumentNullException.ThrowIfNull(eventRowKey);
+        return long.Parse(eventRowKey.AsSpan(eventRowKey.LastIndexOf('|') + 1), NumberStyles.None, CultureInfo.InvariantCulture);
+    }
+
     public static TableEntity ToEntity(RunRecord run)
     {
         ArgumentNullException.ThrowIfNull(run);
@@ -97,9 +104,8 @@ public static class RunRows
     public static RunEvent ToEvent(TableEntity entity)
     {
         ArgumentNullException.ThrowIfNull(entity);
-        var key = entity.RowKey;
         return new RunEvent(
-            long.Parse(key.AsSpan(key.LastIndexOf('|') + 1), NumberStyles.None, CultureInfo.InvariantCulture),
+            SeqOf(entity.RowKey),
             entity.GetString("Type"),
             entity.GetDateTimeOffset("OccurredAt")!.Value,
             entity.GetBoolean("Redacted") ?? false,
