@@ -16,11 +16,12 @@ public sealed record RepairPass(int Looked, int Healthy, int Released, int Start
 public sealed partial class RunRepairer(
     RunStore runs, OpenRunIndex index, IOptions<RepairOptions> options, TimeProvider time, ILogger<RunRepairer> logger)
 {
-    public async Task<RepairPass> RunOnceAsync(IRunEngine engine, CancellationToken cancellationToken)
+    /// <param name="only">Limits the pass to some runs (an operator repairing one tenant; tests that share a task hub).</param>
+    public async Task<RepairPass> RunOnceAsync(IRunEngine engine, CancellationToken cancellationToken, Func<OpenRun, bool>? only = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         var o = options.Value;
-        var due = await index.DueAsync(time.GetUtcNow(), o.BatchSize, cancellationToken);
+        var due = (await index.DueAsync(time.GetUtcNow(), o.BatchSize, cancellationToken)).Where(r => only?.Invoke(r) ?? true).ToList();
         var counts = new Dictionary<RepairKind, int>();
         var errors = 0;
         foreach (var open in due)

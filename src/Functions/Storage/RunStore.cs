@@ -21,6 +21,7 @@ public sealed partial class RunStore(
     private const int MaxAttempts = 64;
 
     private readonly TableClient _runs = tables.Runs;
+    private readonly WrittenRecords _written = new();
 
     public async Task<RunRecord?> GetAsync(string tenantId, string runId, CancellationToken cancellationToken = default) =>
         (await ReadAsync(tenantId, runId, cancellationToken)).Record;
@@ -35,7 +36,7 @@ public sealed partial class RunStore(
         actions.AddRange(creation.Events!.Select(e => new TableTransactionAction(TableTransactionActionType.Add, RunRows.ToEntity(run.TenantId, run.RunId, e))));
         try
         {
-            await _runs.SubmitTransactionAsync(actions, cancellationToken);
+            _written.Remember(run, await _runs.SubmitTransactionAsync(actions, cancellationToken));
         }
         catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
         {
@@ -60,10 +61,18 @@ public sealed partial class RunStore(
         ArgumentNullException.ThrowIfNull(decide);
         for (var attempt = 1; ; attempt++)
         {
-            var (run, etag) = await ReadAsync(tenantId, runId, cancellationToken);
+            // First from what this process last wrote, if anything: the If-Match below tells whether it is still current.
+            (RunRecord? Record, ETag ETag) known = default;
+            var fromCache = attempt == 1 && _written.TryGet(tenantId, runId, out known);
+            var (run, etag) = fromCache ? known : await ReadAsync(tenantId, runId, cancellationToken);
             var transition = decide(run, time.GetUtcNow());
             if (!transition.Writes)
             {
+                if (fromCache)
+                {
+                    continue; // a decision to do nothing is only as good as the read behind it: read
+                }
+
                 return transition.Outcome;
             }
 
@@ -83,7 +92,8 @@ public sealed partial class RunStore(
             actions.AddRange(transition.Events!.Select(e => new TableTransactionAction(TableTransactionActionType.Add, RunRows.ToEntity(tenantId, runId, e))));
             try
             {
-                await _runs.SubmitTransactionAsync(actions, cancellationToken);
+                var response = await _runs.SubmitTransactionAsync(actions, cancellationToken);
+                _written.Remember(next, response);
                 notifier.Notify(runId);
                 if (next.IsTerminal && !run.IsTerminal)
                 {
@@ -95,6 +105,7 @@ public sealed partial class RunStore(
             catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed && attempt < MaxAttempts)
             {
                 // Another writer changed the record since we read it: decide again on what it wrote.
+                _written.Forget(tenantId, runId);
             }
         }
     }
@@ -169,5 +180,47 @@ public sealed partial class RunStore(
     {
         var response = await _runs.GetEntityIfExistsAsync<TableEntity>(tenantId, RunRows.RecordKey(runId), cancellationToken: cancellationToken);
         return response.HasValue ? (RunRows.ToRecord(response.Value!), response.Value!.ETag) : (null, default);
+    }
+
+    /// <summary>
+    /// The records this process wrote last, with their ETags, so that the next transition of the same run (the orchestration
+    /// writes step after step) can be decided without reading the record first. Only a starting point: the write's If-Match
+    /// fails if anyone else wrote since, and the transition is then decided again on a fresh read. API reads never use it.
+    /// </summary>
+    private sealed class WrittenRecords
+    {
+        private const int MaxRuns = 4096;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), (RunRecord, ETag)> _records = new();
+
+        public bool TryGet(string tenantId, string runId, out (RunRecord? Record, ETag ETag) known)
+        {
+            if (_records.TryGetValue((tenantId, runId), out var found))
+            {
+                known = found;
+                return true;
+            }
+
+            known = default;
+            return false;
+        }
+
+        public void Remember(RunRecord run, Response<IReadOnlyList<Response>> response)
+        {
+            var key = (run.TenantId, run.RunId);
+            if (run.IsTerminal || response.Value.Count == 0 || response.Value[0].Headers.ETag is not { } etag)
+            {
+                _records.TryRemove(key, out _);
+                return;
+            }
+
+            if (_records.Count >= MaxRuns)
+            {
+                _records.Clear(); // rare; costs one read per run that was in it
+            }
+
+            _records[key] = (run, etag);
+        }
+
+        public void Forget(string tenantId, string runId) => _records.TryRemove((tenantId, runId), out _);
     }
 }

@@ -4,6 +4,7 @@ using AgentRuns.Functions.Idempotency;
 using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Orchestrations;
 using AgentRuns.Functions.Runs;
+using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Streaming;
 using AgentRuns.Functions.Tests.Support;
 using Azure.Data.Tables;
@@ -150,7 +151,7 @@ public sealed class NeverStuckTests
 
         var signal = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""");
         Assert.Equal(202, signal.Status); // accepted by the record; nobody consumes it...
-        await host.Repairer(TimeSpan.FromSeconds(31)).RunOnceAsync(host.Engine, CancellationToken.None);
+        await host.Repairer(TimeSpan.FromSeconds(31)).RunOnceAsync(host.Engine, CancellationToken.None, Mine(api));
 
         var events = await api.WaitForEndAsync(runId);
         Assert.Equal("run.worker.failed", Type(events[^1]));
@@ -176,7 +177,7 @@ public sealed class NeverStuckTests
         Assert.Equal("running", (await api.GetAsync($"/v1/runs/{runId}")).Json.GetProperty("status").GetString());
         Assert.DoesNotContain("run.worker.succeeded", Types(await api.EventsAsync(runId)));
 
-        var pass = await host.Repairer(TimeSpan.FromSeconds(31)).RunOnceAsync(host.Engine, CancellationToken.None);
+        var pass = await host.Repairer(TimeSpan.FromSeconds(31)).RunOnceAsync(host.Engine, CancellationToken.None, Mine(api));
 
         Assert.True(pass.Raised >= 1, $"the repairer raised nothing: {pass}");
         Assert.Equal("run.worker.succeeded", Type((await api.WaitForEndAsync(runId))[^1]));
@@ -286,7 +287,7 @@ public sealed class NeverStuckTests
             Caller(api), new CreateRunRequest("""{"goal":"g","plan":[{"type":"approval"}]}""", null, null), down.Object, seed: null, CancellationToken.None);
         Assert.Equal("queued", (await api.GetAsync($"/v1/runs/{run.Id}")).Json.GetProperty("status").GetString());
 
-        var pass = await host.Repairer(TimeSpan.FromSeconds(61)).RunOnceAsync(host.Engine, CancellationToken.None);
+        var pass = await host.Repairer(TimeSpan.FromSeconds(61)).RunOnceAsync(host.Engine, CancellationToken.None, Mine(api));
 
         Assert.True(pass.Started >= 1, $"the repairer started nothing: {pass}");
         await api.WaitForStatusAsync(run.Id, "awaiting_input");
@@ -305,7 +306,7 @@ public sealed class NeverStuckTests
 
         for (var minutes = 1; minutes <= 40 && (await api.GetAsync($"/v1/runs/{run.Id}")).Json.GetProperty("status").GetString() == "queued"; minutes *= 2)
         {
-            await host.Repairer(TimeSpan.FromMinutes(minutes * 4)).RunOnceAsync(down.Object, CancellationToken.None);
+            await host.Repairer(TimeSpan.FromMinutes(minutes * 4)).RunOnceAsync(down.Object, CancellationToken.None, Mine(api));
         }
 
         var events = await api.WaitForEndAsync(run.Id);
@@ -361,6 +362,9 @@ public sealed class NeverStuckTests
 
     /// <summary>How a client that writes text as it is (no \uXXXX) serializes: the body holds what the limit counts.</summary>
     private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>A repair pass over this test's runs only: other tests share the task hub and the index.</summary>
+    private static Func<OpenRun, bool> Mine(ApiClient api) => run => run.TenantId == api.TenantId;
 
     private static Caller Caller(ApiClient api) => new(api.TenantId, new Actor("key_test", "test"));
 
