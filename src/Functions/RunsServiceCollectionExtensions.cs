@@ -51,6 +51,7 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<RunEventStream>();
         services.TryAddSingleton<RunTables>();
         services.TryAddSingleton<OpenRunIndex>();
+        services.TryAddSingleton<IEventOutbox, NoEventOutbox>();
         services.TryAddSingleton<RunStore>();
         services.TryAddSingleton<IAgent, ScriptedAgent>();
         services.TryAddSingleton<ICallerResolver, ApiKeyCallerResolver>();

@@ -33,7 +33,7 @@ public static class AppendScenario
         var runsTable = host.Tables.GetTableClient(host.Settings.RunsTable);
         var tables = new RunTables(host.Tables, new RunStorageOptions { RunsTable = host.Settings.RunsTable, OpenRunsTable = host.Settings.OpenRunsTable });
         var store = new RunStore(
-            tables, new OpenRunIndex(tables), new RunEventNotifier(), Options.Create(new RepairOptions()), TimeProvider.System, NullLogger<RunStore>.Instance);
+            tables, new OpenRunIndex(tables), new RunEventNotifier(), new NoEventOutbox(), Options.Create(new RepairOptions()), TimeProvider.System, NullLogger<RunStore>.Instance);
         var tenant = host.Settings.Tenant;
 
         context.Log($"append: in process, {plan.AppendRuns} runs of {plan.AppendSteps} steps");

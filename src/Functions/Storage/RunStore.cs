@@ -15,7 +15,13 @@ namespace AgentRuns.Functions.Storage;
 /// before an answer is accepted, released after the run ended.
 /// </summary>
 public sealed partial class RunStore(
-    RunTables tables, OpenRunIndex index, RunEventNotifier notifier, IOptions<RepairOptions> repair, TimeProvider time, ILogger<RunStore> logger)
+    RunTables tables,
+    OpenRunIndex index,
+    RunEventNotifier notifier,
+    IEventOutbox outbox,
+    IOptions<RepairOptions> repair,
+    TimeProvider time,
+    ILogger<RunStore> logger)
 {
     /// <summary>More attempts than this means something rewrites the record in a loop: fail rather than spin.</summary>
     private const int MaxAttempts = 64;
@@ -32,6 +38,7 @@ public sealed partial class RunStore(
         ArgumentNullException.ThrowIfNull(creation);
         var run = creation.Next!;
         await index.TrackAsync(run.TenantId, run.RunId, run.CreatedAt, time.GetUtcNow().AddSeconds(repair.Value.StartGraceSeconds), cancellationToken);
+        await outbox.BeforeAppendAsync(run.TenantId, run.RunId, creation.Events!, cancellationToken);
         var actions = new List<TableTransactionAction> { new(TableTransactionActionType.Add, RunRows.ToEntity(run)) };
         actions.AddRange(creation.Events!.Select(e => new TableTransactionAction(TableTransactionActionType.Add, RunRows.ToEntity(run.TenantId, run.RunId, e))));
         try
@@ -44,6 +51,7 @@ public sealed partial class RunStore(
         }
 
         notifier.Notify(run.RunId);
+        outbox.AfterAppend(run.TenantId, run.RunId, creation.Events!);
         return true;
     }
 
@@ -88,6 +96,7 @@ public sealed partial class RunStore(
                 await index.CheckByAsync(tenantId, runId, answer.AcceptedAt.AddSeconds(repair.Value.SignalGraceSeconds), cancellationToken);
             }
 
+            await outbox.BeforeAppendAsync(tenantId, runId, transition.Events!, cancellationToken);
             var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, RunRows.ToEntity(next), etag) };
             actions.AddRange(transition.Events!.Select(e => new TableTransactionAction(TableTransactionActionType.Add, RunRows.ToEntity(tenantId, runId, e))));
             try
@@ -95,6 +104,7 @@ public sealed partial class RunStore(
                 var response = await _runs.SubmitTransactionAsync(actions, cancellationToken);
                 _written.Remember(next, response);
                 notifier.Notify(runId);
+                outbox.AfterAppend(tenantId, runId, transition.Events!);
                 if (next.IsTerminal && !run.IsTerminal)
                 {
                     await ReleaseAsync(tenantId, runId);
