@@ -25,6 +25,14 @@ public sealed class RunActivities(RunStore runs, IAgent agent)
     public Task<AgentDecision> InvokeAgent([ActivityTrigger] AgentStepInput input, CancellationToken cancellationToken) =>
         agent.DecideAsync(input, cancellationToken);
 
+    /// <summary>A reminder of a request is due: appended once, only while the request is unanswered.</summary>
+    [Function(nameof(RemindHuman))]
+    public Task<RemindOutcome> RemindHuman([ActivityTrigger] RemindInput input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return runs.ApplyAsync(input.TenantId, input.RunId, (run, now) => RunTransitions.Remind(run, input.RequestId, input.SecondsBefore, now), CancellationToken.None);
+    }
+
     /// <summary>The deadline of a request came: the record and the clock decide between the timeout and a signal.</summary>
     [Function(nameof(ExpireRequest))]
     public Task<ExpireOutcome> ExpireRequest([ActivityTrigger] ExpireRequestInput input, CancellationToken cancellationToken)

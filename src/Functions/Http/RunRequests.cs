@@ -23,7 +23,7 @@ public static class RunRequests
             throw ApiException.InvalidRequest("'input' must be an object.");
         }
 
-        if (!ScriptedPlan.TryParse(input, out _, out var planError))
+        if (!ScriptedPlan.TryParse(input, maxSignalTimeoutSeconds, out _, out var planError))
         {
             throw ApiException.InvalidRequest(planError!);
         }

@@ -15,14 +15,21 @@ public sealed record WriteRunInput(string TenantId, string RunId, RunWrite Write
 public sealed record ExpireRequestInput(string TenantId, string RunId, string RequestId);
 
 /// <summary>A human's accepted answer, raised to the orchestration. Its event in the log was written when it was accepted.</summary>
-public sealed record SignalEvent(string RequestId, string Action, string? PayloadJson, DateTimeOffset AcceptedAt)
+public sealed record SignalEvent(
+    string RequestId, string Action, string? PayloadJson, DateTimeOffset AcceptedAt, Model.Actor? Actor = null, string? ApprovedActionJson = null)
 {
     public static SignalEvent From(Answer answer)
     {
         ArgumentNullException.ThrowIfNull(answer);
-        return new SignalEvent(answer.RequestId, answer.Action, answer.PayloadJson, answer.AcceptedAt);
+        return new SignalEvent(answer.RequestId, answer.Action, answer.PayloadJson, answer.AcceptedAt, answer.Actor, answer.ApprovedActionJson);
     }
 }
+
+/// <summary>Raised to the orchestration when a request's deadline was moved (it plans its timers again).</summary>
+public sealed record DeadlineMovedEvent(string RequestId, DateTimeOffset ExpiresAt);
+
+/// <summary>Input of <c>RemindHuman</c>: a reminder of this request, this many seconds before its deadline, is due.</summary>
+public sealed record RemindInput(string TenantId, string RunId, string RequestId, int SecondsBefore);
 
 /// <summary>Raised to the orchestration when a user cancelled the run (the record already says so).</summary>
 public sealed record CancelEvent(DateTimeOffset RequestedAt);
@@ -32,4 +39,5 @@ public static class RunEventNames
 {
     public const string Signal = "signal";
     public const string Cancel = "cancel";
+    public const string DeadlineMoved = "deadline_moved";
 }

@@ -72,9 +72,19 @@ public enum SignalVerdict
     NotFound,
     NotAwaitingInput,
     ActionNotAllowed,
+
+    /// <summary>The payload does not fit the request: it fails its <c>response_schema</c> (422), or edits the proposed action
+    /// of a request that does not allow edits (400).</summary>
+    InvalidPayload,
 }
 
-public sealed record SignalOutcome(SignalVerdict Verdict, Answer? Answer = null, string? Detail = null, IReadOnlyList<string>? AllowedActions = null);
+public sealed record SignalOutcome(
+    SignalVerdict Verdict,
+    Answer? Answer = null,
+    string? Detail = null,
+    IReadOnlyList<string>? AllowedActions = null,
+    int Status = 0,
+    IReadOnlyList<ProblemError>? Errors = null);
 
 public enum CancelOutcome
 {
@@ -99,3 +109,31 @@ public enum ExpireVerdict
 }
 
 public sealed record ExpireOutcome(ExpireVerdict Verdict, Answer? Answer = null, DateTimeOffset? ExpiresAt = null);
+
+public enum RemindVerdict
+{
+    /// <summary><c>run.input_reminder</c> was appended (or had been, by an earlier attempt).</summary>
+    Sent,
+
+    /// <summary>The deadline moved: this reminder is not due yet; plan again from <see cref="RemindOutcome.ExpiresAt"/>.</summary>
+    NotYet,
+
+    /// <summary>The request was answered, expired or the run ended: no reminder.</summary>
+    Gone,
+}
+
+public sealed record RemindOutcome(RemindVerdict Verdict, DateTimeOffset? ExpiresAt = null);
+
+public enum ExtendVerdict
+{
+    Extended,
+    NotFound,
+
+    /// <summary>The run does not wait on that request, or its deadline has passed.</summary>
+    NotAwaitingInput,
+
+    /// <summary>The new deadline is not later than now, or further than the longest a run may wait.</summary>
+    Invalid,
+}
+
+public sealed record ExtendOutcome(ExtendVerdict Verdict, DateTimeOffset? PreviousExpiresAt = null, DateTimeOffset? ExpiresAt = null, string? Detail = null);

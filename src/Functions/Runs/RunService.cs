@@ -87,6 +87,8 @@ public sealed partial class RunService(
             case SignalVerdict.ActionNotAllowed:
                 throw ApiException.InvalidSignalType(
                     $"The pending request accepts {string.Join(", ", outcome.AllowedActions!)}; '{request.Action}' is not one of them.");
+            case SignalVerdict.InvalidPayload:
+                throw ApiException.InvalidSignalPayload(outcome.Detail!, outcome.Status, outcome.Errors);
         }
 
         var answer = outcome.Answer!;
@@ -98,6 +100,42 @@ public sealed partial class RunService(
 
         LogSignalAccepted(logger, runId, answer.RequestId, answer.Action, outcome.Verdict == SignalVerdict.Replayed);
         return new SignalAccepted(runId, answer.RequestId, answer.Action, "accepted", answer.AcceptedAt, answer.Actor);
+    }
+
+    /// <summary>Moves the deadline of the run's pending request; the orchestration is told so it plans its timers again.</summary>
+    public async Task<RequestExtended> ExtendAsync(
+        Caller caller, string runId, string requestId, ExtendRequest request, IRunEngine engine, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(engine);
+        var longest = TimeSpan.FromSeconds(options.Value.MaxSignalTimeoutSeconds);
+        var outcome = await runs.ApplyAsync(
+            caller.TenantId, runId,
+            (run, now) => RunTransitions.Extend(run, requestId, request.ExpiresAt ?? run?.Pending?.ExpiresAt.AddSeconds(request.ExtendBySeconds ?? 0) ?? now, longest, caller.Actor, now),
+            CancellationToken.None);
+        switch (outcome.Verdict)
+        {
+            case ExtendVerdict.NotFound:
+                throw ApiException.RunNotFound(runId);
+            case ExtendVerdict.NotAwaitingInput:
+                throw ApiException.RunNotAwaitingInput(outcome.Detail!);
+            case ExtendVerdict.Invalid:
+                throw ApiException.InvalidRequest(outcome.Detail!);
+        }
+
+        await engine.RaiseDeadlineMovedAsync(runId, new DeadlineMovedEvent(requestId, outcome.ExpiresAt!.Value));
+        return new RequestExtended("request.extension", runId, requestId, outcome.ExpiresAt!.Value, outcome.PreviousExpiresAt!.Value);
+    }
+
+    /// <summary>The tenant's pending requests across runs, soonest deadline first; expired ones (about to be closed) left out.</summary>
+    public async Task<RequestList> ListPendingRequestsAsync(Caller caller, string? cursor, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var now = time.GetUtcNow();
+        var (page, next) = await runs.ListPendingAsync(caller.TenantId, cursor, limit, cancellationToken);
+        var data = page.Where(p => p.Request.ExpiresAt > now).Select(p => new RawJson(RequestResources.Pending(p.RunId, p.Request))).ToList();
+        return new RequestList("list", data, next is null ? null : RequestResources.EncodeCursor(next));
     }
 
     public async Task<CancelAccepted> CancelAsync(Caller caller, string runId, IRunEngine engine, CancellationToken cancellationToken)

@@ -134,7 +134,7 @@ public sealed class RunOrchestrationTests
         run.Signals.Dequeue().SetResult(Signal(SignalActions.SubmitInput, """{"to":"leads"}"""));
 
         await orchestration.WaitAsync(Wait);
-        Assert.Equal(["""{"to":"leads"}"""], run.AgentInputs[^1].HumanInputsJson);
+        Assert.Equal(["""{"to":"leads"}"""], run.AgentInputs[^1].SubmittedInputs());
         Assert.Equal(1, run.AgentInputs[^1].StepIndex);
     }
 
@@ -268,6 +268,8 @@ public sealed class RunOrchestrationTests
                     // A plan that runs out keeps waiting rather than finishing, so tests can watch a run mid-way.
                     return _decisions.Count > 0 ? Task.FromResult(_decisions.Dequeue()) : new TaskCompletionSource<AgentDecision>().Task;
                 });
+            _context.Setup(c => c.WaitForExternalEvent<DeadlineMovedEvent>(RunEventNames.DeadlineMoved, It.IsAny<CancellationToken>()))
+                .Returns(() => new TaskCompletionSource<DeadlineMovedEvent>().Task);
             _context.Setup(c => c.CallActivityAsync<ExpireOutcome>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
                 .Returns((TaskName name, object? _, TaskOptions? _) =>
                 {
