@@ -53,7 +53,10 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<OpenRunIndex>();
         services.TryAddSingleton<IEventOutbox, NoEventOutbox>();
         services.TryAddSingleton<RunStore>();
+        services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<IAgent, ScriptedAgent>();
+        services.AddSingleton<IAgentProvider, ScriptedAgentProvider>();
+        services.TryAddSingleton<AgentCatalog>();
         services.TryAddSingleton<ICallerResolver, ApiKeyCallerResolver>();
         services.TryAddSingleton<RunService>();
         services.TryAddSingleton<RunRepairer>();

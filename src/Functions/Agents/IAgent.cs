@@ -12,7 +12,9 @@ public interface IAgent
 /// <summary>What the agent is asked: the run input and the history of the run so far.</summary>
 /// <param name="StepIndex">How many decisions the agent made before this one (0 for the first).</param>
 /// <param name="Answers">The humans' accepted answers, oldest first.</param>
-public sealed record AgentStepInput(string RunId, string InputJson, int StepIndex, IReadOnlyList<HumanAnswer> Answers)
+/// <param name="Agent">The agent the run chose (<see cref="AgentNames"/>).</param>
+public sealed record AgentStepInput(
+    string RunId, string InputJson, int StepIndex, IReadOnlyList<HumanAnswer> Answers, string TenantId = "", string Agent = AgentNames.Scripted)
 {
     /// <summary>The payloads of accepted <c>submit_input</c> answers, oldest first.</summary>
     public IReadOnlyList<string> SubmittedInputs() =>
@@ -38,7 +40,15 @@ public enum AgentDecisionKind
     Fail,
 }
 
+/// <summary>
+/// What the agent did on its way to a decision (a model's message, a tool it ran): each is a <c>run.worker.progress</c> event,
+/// written before the decision takes effect.
+/// </summary>
+/// <param name="ArgumentsJson">The tool's arguments, secrets masked.</param>
+public sealed record ProgressNote(string Tool, string Summary, string? ArgumentsJson = null);
+
 /// <summary>The agent's decision. Which members are set depends on <see cref="Kind"/>.</summary>
+/// <param name="Notes">What the agent did before deciding, recorded as progress first.</param>
 public sealed record AgentDecision(
     AgentDecisionKind Kind,
     string? Tool = null,
@@ -48,7 +58,8 @@ public sealed record AgentDecision(
     string? ReasonCode = null,
     string? Reason = null,
     int WorkSeconds = 0,
-    bool OutputRedacted = false)
+    bool OutputRedacted = false,
+    IReadOnlyList<ProgressNote>? Notes = null)
 {
     /// <param name="workSeconds">How long the work takes; the run stays <c>running</c> (and cancellable) meanwhile.</param>
     public static AgentDecision Work(string tool, string summary, int workSeconds = 0) =>

@@ -11,6 +11,7 @@ public sealed record RunResource(
     DateTimeOffset UpdatedAt,
     RawJson Input,
     RawJson? Metadata,
+    string Agent,
     int SignalTimeoutSeconds,
     RawJson? PendingInput,
     RawJson? Output,

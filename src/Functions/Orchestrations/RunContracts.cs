@@ -6,7 +6,7 @@ namespace AgentRuns.Functions.Orchestrations;
 // any Durable data converter round-trips it unchanged.
 
 /// <summary>The orchestration's input: what the run needs, fixed at creation.</summary>
-public sealed record RunOrchestrationInput(string TenantId, string RunId, string InputJson, int SignalTimeoutSeconds);
+public sealed record RunOrchestrationInput(string TenantId, string RunId, string InputJson, int SignalTimeoutSeconds, string Agent = Agents.AgentNames.Scripted);
 
 /// <summary>Input of <c>WriteRun</c>: one numbered write of the orchestration to its run.</summary>
 public sealed record WriteRunInput(string TenantId, string RunId, RunWrite Write);

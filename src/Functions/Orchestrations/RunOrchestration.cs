@@ -98,17 +98,24 @@ public static partial class RunOrchestration
                 try
                 {
                     decision = await context.CallActivityAsync<AgentDecision>(
-                        nameof(RunActivities.InvokeAgent), new AgentStepInput(input.RunId, input.InputJson, step, [.. answers]), AgentRetry);
+                        nameof(RunActivities.InvokeAgent), new AgentStepInput(input.RunId, input.InputJson, step, [.. answers], input.TenantId, input.Agent), AgentRetry);
                 }
                 catch (TaskFailedException ex)
                 {
                     return await CompleteAsync(RunEnding.Failed(RunReasonCodes.AgentError, ex.FailureDetails.ErrorMessage));
                 }
 
+                // What the agent did on its way (a model's message, a tool it ran) is in the log before its decision takes effect.
+                if (decision.Notes is { Count: > 0 } notes && decision.Kind != AgentDecisionKind.Work
+                    && await WriteAsync(new RunWrite(++_writes, RunWriteKind.Progress, Step: step + 1, Notes: notes)) == WriteOutcome.Ended)
+                {
+                    return "ended";
+                }
+
                 switch (decision.Kind)
                 {
                     case AgentDecisionKind.Work:
-                        var progress = new RunWrite(++_writes, RunWriteKind.Progress, Step: step + 1, Tool: decision.Tool, Summary: decision.Summary);
+                        var progress = new RunWrite(++_writes, RunWriteKind.Progress, Step: step + 1, Tool: decision.Tool, Summary: decision.Summary, Notes: decision.Notes);
                         if (await WriteAsync(progress) == WriteOutcome.Ended)
                         {
                             return "ended";

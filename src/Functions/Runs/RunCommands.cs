@@ -25,6 +25,7 @@ public enum RunWriteKind
 /// A write of the orchestration. <see cref="Index"/> counts its writes (1, 2, 3…, deterministic under replay): the record
 /// keeps the last one applied, so an activity that runs twice applies its write once.
 /// </summary>
+/// <param name="Notes">For <see cref="RunWriteKind.Progress"/>: one <c>run.worker.progress</c> each (else Tool and Summary make one).</param>
 public sealed record RunWrite(
     int Index,
     RunWriteKind Kind,
@@ -32,7 +33,8 @@ public sealed record RunWrite(
     string? Tool = null,
     string? Summary = null,
     PendingRequest? Request = null,
-    RunEnding? Ending = null);
+    RunEnding? Ending = null,
+    IReadOnlyList<Agents.ProgressNote>? Notes = null);
 
 /// <summary>How a run ends when its agent finishes or fails.</summary>
 public sealed record RunEnding(string Status, string? OutputJson = null, bool OutputRedacted = false, RunError? Error = null)

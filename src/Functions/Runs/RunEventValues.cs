@@ -8,21 +8,27 @@ public sealed record NewEvent(string Type, string ValueJson, bool Redacted = fal
 /// <summary>What each event type says (docs/api.md, Events): the one place event values are shaped.</summary>
 public static class RunEventValues
 {
-    public static NewEvent Created(string inputJson, string? metadataJson) =>
+    public static NewEvent Created(string inputJson, string? metadataJson, string agent = Agents.AgentNames.Scripted) =>
         new(RunEventTypes.Created, JsonText.Object(w =>
         {
             w.WriteRaw("input", inputJson);
             w.WriteRaw("metadata", metadataJson);
+            w.WriteString("agent", agent);
         }));
 
     public static NewEvent Started() => new(RunEventTypes.Started, "{}");
 
-    public static NewEvent Progress(int step, string tool, string summary) =>
+    /// <param name="argumentsJson">A tool's arguments, secrets already masked.</param>
+    public static NewEvent Progress(int step, string tool, string summary, string? argumentsJson = null) =>
         new(RunEventTypes.Progress, JsonText.Object(w =>
         {
             w.WriteNumber("step", step);
             w.WriteString("tool", tool);
             w.WriteString("summary", summary);
+            if (argumentsJson is not null)
+            {
+                w.WriteRaw("arguments", argumentsJson);
+            }
         }));
 
     public static NewEvent AwaitingInput(PendingRequest request) => new(RunEventTypes.AwaitingInput, request.ToJson());

@@ -16,6 +16,7 @@ public static class RunMapper
             UpdatedAt: run.UpdatedAt,
             Input: new RawJson(run.InputJson),
             Metadata: RawJson.OrNull(run.MetadataJson),
+            Agent: run.Agent,
             SignalTimeoutSeconds: run.SignalTimeoutSeconds,
             PendingInput: run.Status == RunStatus.AwaitingInput && run.Pending is { } pending ? new RawJson(pending.ToJson()) : null,
             Output: RawJson.OrNull(run.OutputJson),

@@ -27,6 +27,9 @@ public sealed record RunRecord
 
     public required int SignalTimeoutSeconds { get; init; }
 
+    /// <summary>The agent the run chose (<c>scripted</c>, <c>model</c>, <c>worker:…</c>).</summary>
+    public string Agent { get; init; } = Agents.AgentNames.Scripted;
+
     /// <summary>The request the run waits on, while <see cref="Status"/> is awaiting_input.</summary>
     public PendingRequest? Pending { get; init; }
 
@@ -46,6 +49,9 @@ public sealed record RunRecord
 
     /// <summary>The reminders of the pending request already sent (seconds before its deadline), since it opened or was extended.</summary>
     public IReadOnlyList<int> RemindersSent { get; init; } = [];
+
+    /// <summary>The cancel that ended the run, if one did: its retry is told accepted again.</summary>
+    public string? CancelAttempt { get; init; }
 
     /// <summary>The key of the pending request's row in the tenant's inbox, when it has one (kept by the run store).</summary>
     public string? InboxKey { get; init; }

@@ -1,7 +1,8 @@
 namespace AgentRuns.Functions.Runs;
 
 /// <summary>A validated request to create a run.</summary>
-public sealed record CreateRunRequest(string InputJson, string? MetadataJson, int? SignalTimeoutSeconds);
+/// <param name="Agent">The agent asked for, or null for the default.</param>
+public sealed record CreateRunRequest(string InputJson, string? MetadataJson, int? SignalTimeoutSeconds, string? Agent = null);
 
 /// <summary>A validated signal: a human's answer to the pending request.</summary>
 public sealed record SignalRequest(string Action, string? PayloadJson, string? RequestId);

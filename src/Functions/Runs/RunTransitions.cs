@@ -25,7 +25,8 @@ public static class RunTransitions
 {
     /// <summary>A new run: queued, with <c>run.created</c> as its first event.</summary>
     public static RunTransition<RunRecord> Create(
-        string tenantId, string runId, string inputJson, string? metadataJson, int signalTimeoutSeconds, DateTimeOffset createdAt)
+        string tenantId, string runId, string inputJson, string? metadataJson, int signalTimeoutSeconds, DateTimeOffset createdAt,
+        string agent = Agents.AgentNames.Scripted)
     {
         var empty = new RunRecord
         {
@@ -37,8 +38,9 @@ public static class RunTransitions
             InputJson = inputJson,
             MetadataJson = metadataJson,
             SignalTimeoutSeconds = signalTimeoutSeconds,
+            Agent = agent,
         };
-        var change = Change(empty, empty, empty, createdAt, RunEventValues.Created(inputJson, metadataJson));
+        var change = Change(empty, empty, empty, createdAt, RunEventValues.Created(inputJson, metadataJson, agent));
         return change with { Outcome = change.Next! };
     }
 
@@ -73,9 +75,10 @@ public static class RunTransitions
                 return Change(WriteOutcome.Applied, run, next with { Status = RunStatus.Running }, now, RunEventValues.Started());
 
             case RunWriteKind.Progress:
-                return Change(
-                    WriteOutcome.Applied, run, next with { Status = RunStatus.Running }, now,
-                    RunEventValues.Progress(write.Step, write.Tool ?? "work", write.Summary ?? ""));
+                NewEvent[] progress = write.Notes is { Count: > 0 } notes
+                    ? [.. notes.Select(n => RunEventValues.Progress(write.Step, n.Tool, n.Summary, n.ArgumentsJson))]
+                    : [RunEventValues.Progress(write.Step, write.Tool ?? "work", write.Summary ?? "")];
+                return Change(WriteOutcome.Applied, run, next with { Status = RunStatus.Running }, now, progress);
 
             case RunWriteKind.OpenRequest:
                 var request = write.Request ?? throw new ArgumentException("An OpenRequest write needs its request.", nameof(write));
@@ -244,8 +247,11 @@ public static class RunTransitions
             RunEventValues.InputExtended(requestId, expiresAt, pending.ExpiresAt, actor));
     }
 
-    /// <summary>A user's cancel: the run ends at once with <c>run.cancelled</c>; the orchestration stops at its next step.</summary>
-    public static RunTransition<CancelOutcome> Cancel(RunRecord? run, Actor? actor, DateTimeOffset now)
+    /// <summary>
+    /// A user's cancel: the run ends at once with <c>run.cancelled</c>; the orchestration stops at its next step.
+    /// <paramref name="attempt"/> names this cancel: the same attempt finding the run cancelled by itself is accepted again.
+    /// </summary>
+    public static RunTransition<CancelOutcome> Cancel(RunRecord? run, Actor? actor, DateTimeOffset now, string? attempt = null)
     {
         if (run is null)
         {
@@ -254,12 +260,14 @@ public static class RunTransitions
 
         if (run.IsTerminal)
         {
-            return new(CancelOutcome.NotCancellable);
+            return new(attempt is not null && string.Equals(run.CancelAttempt, attempt, StringComparison.Ordinal)
+                ? CancelOutcome.Accepted
+                : CancelOutcome.NotCancellable);
         }
 
         var error = new RunError(RunReasonCodes.CancelledByUser, "Cancelled by the user.");
         return Change(
-            CancelOutcome.Accepted, run, run with { Status = RunStatus.Cancelled, Pending = null, Error = error }, now,
+            CancelOutcome.Accepted, run, run with { Status = RunStatus.Cancelled, Pending = null, Error = error, CancelAttempt = attempt }, now,
             RunEventValues.Cancelled(RunReasonCodes.CancelledByUser, actor));
     }
 

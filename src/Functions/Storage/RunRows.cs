@@ -75,10 +75,12 @@ public static class RunRows
             ["CreatedAt"] = run.CreatedAt,
             ["UpdatedAt"] = run.UpdatedAt,
             ["SignalTimeoutSeconds"] = run.SignalTimeoutSeconds,
+            ["Agent"] = run.Agent,
             ["LastEventSeq"] = run.LastEventSeq,
             ["AppliedWrites"] = run.AppliedWrites,
             ["RemindersSent"] = string.Join(',', run.RemindersSent.Select(r => r.ToString(CultureInfo.InvariantCulture))),
             ["InboxKey"] = run.InboxKey,
+            ["CancelAttempt"] = run.CancelAttempt,
         };
         LargeText.Write(entity, "InputJson", run.InputJson);
         LargeText.Write(entity, "MetadataJson", run.MetadataJson);
@@ -111,6 +113,7 @@ public static class RunRows
             InputJson = LargeText.Read(entity, "InputJson") ?? "{}",
             MetadataJson = LargeText.Read(entity, "MetadataJson"),
             SignalTimeoutSeconds = entity.GetInt32("SignalTimeoutSeconds") ?? 0,
+            Agent = entity.GetString("Agent") ?? Agents.AgentNames.Scripted,
             Pending = pending is null ? null : PendingRequest.FromJson(pending),
             LastAnswer = answer is null ? null : Answer.FromJson(answer),
             OutputJson = LargeText.Read(entity, "OutputJson"),
@@ -121,6 +124,7 @@ public static class RunRows
                 ? [.. sent.Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))]
                 : [],
             InboxKey = entity.GetString("InboxKey"),
+            CancelAttempt = entity.GetString("CancelAttempt"),
         };
     }
 
