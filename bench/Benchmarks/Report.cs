@@ -72,6 +72,26 @@ public static class Report
             }
 
             md.AppendLine();
+            md.AppendLine("| the app's own table requests | total | Runs | OpenRuns | Idempotency | ApiKeys |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|");
+            AppRow(md, "approve-flow run, per run", cost.AppPerApproveFlowRun);
+            if (cost.Repairer is { } repairer)
+            {
+                foreach (var window in repairer.Windows)
+                {
+                    AppRow(md, I($"idle minute (the repairer, a pass every {repairer.IntervalSeconds} s), {WindowShort(window)}"), window.AppPerMinute);
+                }
+
+                if (repairer.Look is { } look)
+                {
+                    md.AppendLine();
+                    md.AppendLine(
+                        I($"A look at a due run: {look.PerLook.Total:F1} requests ({look.AppPerLook.Total:F1} app tables); the next look {look.NextLookSeconds:F0} s later, ") +
+                        I($"so {look.Runs + look.LookedBeforeWindow:N0} waiting runs cost {look.PerMinuteForAll:F1} requests a minute on average (in bursts)."));
+                }
+            }
+
+            md.AppendLine();
         }
 
         if (r.Throughput.Count > 0)
@@ -180,11 +200,28 @@ public static class Report
             }
 
             md.AppendLine();
+            md.AppendLine(
+                "The app's own table requests per approve-flow run, by table (resource as counted, the host's table prefix taken off; " +
+                "`$batch`, an entity-group transaction, is the run store's, in Runs):");
+            md.AppendLine();
+            md.AppendLine("| | total | Runs (`Runs`, `$batch`) | OpenRuns (`Open`) | Idempotency (`Idem`) | ApiKeys (`Keys`) | other |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+            var app = cost.AppPerApproveFlowRun;
+            md.AppendLine(
+                I($"| approve-flow run, per run ({cost.ApproveFlowRuns} runs, idle host subtracted) | **{app.Total:F1}** | {app.Runs:F1} | {app.OpenRuns:F1} | ") +
+                I($"{app.Idempotency:F1} | {app.ApiKeys:F1} | {app.Other:F1} |"));
+            md.AppendLine();
+            Top(md, "The app's table requests per approve-flow run, by request kind", cost.AppPerRunLines);
             Top(md, "Per approve-flow run, by request kind", cost.PerRunTop);
             Top(md, "Idle host, per minute, by request kind", cost.IdleHostTop);
             if (cost.IdleStreamTop is { } streamTop)
             {
                 Top(md, "Idle open stream, per stream-minute, by request kind (idle host subtracted)", streamTop);
+            }
+
+            if (cost.Repairer is { } repairer)
+            {
+                Repairer(md, repairer);
             }
         }
 
@@ -315,6 +352,53 @@ public static class Report
 
         return md.ToString();
     }
+
+    private static void Repairer(StringBuilder md, RepairerResults r)
+    {
+        md.AppendLine("### 3a. The repairer when nothing is wrong");
+        md.AppendLine();
+        md.AppendLine(r.Method);
+        md.AppendLine();
+        md.AppendLine(I($"Pass interval: {r.IntervalSeconds} s (`Repair__IntervalSeconds`)."));
+        md.AppendLine();
+        md.AppendLine(
+            "| idle window | runs ended / waiting / other | index rows (due in window) | measured | OpenRuns queries (count) | " +
+            "OpenRuns / min | app tables / min | Runs / min | whole host / min (tables, queues, blobs) |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var w in r.Windows)
+        {
+            md.AppendLine(
+                I($"| {w.Label} | {w.EndedRuns:N0} / {w.WaitingRuns:N0} / {w.OtherRuns:N0} | {w.IndexRows:N0} ({w.IndexRowsDue:N0}) | {w.Seconds:F0} s | ") +
+                I($"{w.OpenRunsQueries} | **{w.AppPerMinute.OpenRuns:F1}** | **{w.AppPerMinute.Total:F1}** | {w.AppPerMinute.Runs:F1} | ") +
+                I($"{w.PerMinute.Total:F1} ({w.PerMinute.Tables:F1}, {w.PerMinute.Queues:F1}, {w.PerMinute.Blobs:F1}) |"));
+        }
+
+        md.AppendLine();
+        foreach (var w in r.Windows)
+        {
+            Top(md, I($"App table requests per idle minute, {w.Label}"), w.AppTop);
+        }
+
+        if (r.Look is { } look)
+        {
+            md.AppendLine(
+                I($"One look at a due run ({look.Runs:N0} looks in {look.Seconds:F0} s") +
+                (look.LookedBeforeWindow > 0 ? I($"; {look.LookedBeforeWindow} more were looked at before the window and are not counted") : "") +
+                I($"; idle host subtracted): **{look.PerLook.Total:F1} requests**, {look.AppPerLook.Total:F1} of them the app's tables ") +
+                I($"(Runs {look.AppPerLook.Runs:F1}, OpenRuns {look.AppPerLook.OpenRuns:F1}), Durable tables {look.PerLook.DurableTables:F1}, ") +
+                I($"Durable queues {look.PerLook.DurableQueues:F1}. The look put each run's next look {look.NextLookSeconds:F0} s later (median), ") +
+                I($"so {look.Runs + look.LookedBeforeWindow:N0} waiting runs cost **{look.PerMinuteForAll:F1} requests a minute on average**, ") +
+                "in a burst when their looks come due, not in the idle window after one.");
+            md.AppendLine();
+            Top(md, "One look, by request kind (idle host subtracted)", look.PerLookTop);
+        }
+    }
+
+    private static string WindowShort(IdleWindow w) =>
+        w.WaitingRuns > 0 ? I($"{w.WaitingRuns:N0} waiting, {w.EndedRuns:N0} ended") : I($"{w.EndedRuns:N0} ended, none waiting");
+
+    private static void AppRow(StringBuilder md, string name, AppTables a) =>
+        md.AppendLine(I($"| {name} | {a.Total:F1} | {a.Runs:F1} | {a.OpenRuns:F1} | {a.Idempotency:F1} | {a.ApiKeys:F1} |"));
 
     private static void Machine(StringBuilder md, MachineInfo m)
     {

@@ -19,20 +19,22 @@ public sealed record Plan(
     int ThroughputSeconds,
     int CreateSamples,
     int WaitingRuns,
-    int ResumeCapSeconds)
+    int ResumeCapSeconds,
+    int RepairFinishedRuns,
+    int RepairWaitingRuns)
 {
     public static readonly Plan Full = new(
-        "full", WarmupRuns: 2, BaselineSeconds: 30, CostRuns: 20, Signal: [new(0, 50, 4), new(5, 50, 4), new(40, 50, 4)],
+        "full", WarmupRuns: 2, BaselineSeconds: 120, CostRuns: 20, Signal: [new(0, 50, 4), new(5, 50, 4), new(40, 50, 4)],
         SequentialPairs: 20, AppendRuns: 24, AppendSteps: 10, AppendConcurrency: 8, WriterStreams: 20, WriterAppends: 10,
         Clients: [1, 8, 32], ThroughputSeconds: 15, CreateSamples: 300, WaitingRuns: 1000,
-        ResumeCapSeconds: 600);
+        ResumeCapSeconds: 600, RepairFinishedRuns: 1000, RepairWaitingRuns: 100);
 
     /// <summary>A smoke run of every scenario (~3 min): the numbers mean little.</summary>
     public static readonly Plan Quick = new(
-        "quick", WarmupRuns: 1, BaselineSeconds: 10, CostRuns: 3, Signal: [new(0, 5, 2), new(5, 5, 2)],
+        "quick", WarmupRuns: 1, BaselineSeconds: 30, CostRuns: 3, Signal: [new(0, 5, 2), new(5, 5, 2)],
         SequentialPairs: 3, AppendRuns: 2, AppendSteps: 3, AppendConcurrency: 2, WriterStreams: 3, WriterAppends: 3,
         Clients: [1, 4], ThroughputSeconds: 5, CreateSamples: 20, WaitingRuns: 50,
-        ResumeCapSeconds: 120);
+        ResumeCapSeconds: 120, RepairFinishedRuns: 100, RepairWaitingRuns: 20);
 }
 
 /// <summary>Signal rounds after <paramref name="IdleSeconds"/> of idle: <paramref name="Batch"/> runs signalled at once, <paramref name="Rounds"/> times.</summary>
@@ -118,7 +120,87 @@ public sealed record CostResults(
     StorageSummary? PerIdleStreamMinute,
     List<RequestLine> IdleHostTop,
     List<RequestLine> PerRunTop,
-    List<RequestLine>? IdleStreamTop);
+    List<RequestLine>? IdleStreamTop,
+    AppTables AppPerApproveFlowRun,
+    List<RequestLine> AppPerRunLines,
+    RepairerResults? Repairer);
+
+/// <summary>
+/// The app's own table requests by table, as the host counted them (the resource is the table's name, the host's prefix
+/// taken off: <c>{prefix}Runs</c>, <c>{prefix}Open</c>, <c>{prefix}Idem</c>, <c>{prefix}Keys</c>, as <c>LocalHostLaunch</c> names
+/// them). An entity-group transaction is counted as <c>$batch</c>, without its table: the app's transactions are the run
+/// store's (a run's record and its events, in Runs); the only other one, the idempotency purge, runs at start and then hourly,
+/// outside every window measured here.
+/// </summary>
+public sealed record AppTables(double Total, double Runs, double OpenRuns, double Idempotency, double ApiKeys, double Other)
+{
+    public static AppTables Of(StorageCounts c)
+    {
+        double runs = 0, open = 0, idempotency = 0, keys = 0, other = 0;
+        foreach (var (kind, count) in c.Requests.Where(r => r.Key is { Source: "app", Service: "tables" }))
+        {
+            switch (kind.Resource)
+            {
+                case "Runs" or "$batch":
+                    runs += count;
+                    break;
+                case "Open":
+                    open += count;
+                    break;
+                case "Idem":
+                    idempotency += count;
+                    break;
+                case "Keys":
+                    keys += count;
+                    break;
+                default:
+                    other += count;
+                    break;
+            }
+        }
+
+        return new(R(runs + open + idempotency + keys + other), R(runs), R(open), R(idempotency), R(keys), R(other));
+    }
+
+    private static double R(double v) => Math.Round(v, 2);
+}
+
+/// <summary>What the repairer costs when nothing is wrong: idle windows with no, many ended and many waiting runs; one look at a due run.</summary>
+public sealed record RepairerResults(string Method, int IntervalSeconds, List<IdleWindow> Windows, RepairLook? Look);
+
+/// <summary>
+/// An idle window of the cost scenario's host: what the tenant held when it started (run records by state, rows of the
+/// open-runs index and how many of those came due before the window ended), and what the host sent per minute.
+/// <paramref name="OpenRunsQueries"/> is the raw count of the app's <c>GET {prefix}Open</c> in the window: one per repair pass
+/// when nothing is due.
+/// </summary>
+public sealed record IdleWindow(
+    string Label,
+    int EndedRuns,
+    int WaitingRuns,
+    int OtherRuns,
+    int IndexRows,
+    int IndexRowsDue,
+    double Seconds,
+    int OpenRunsQueries,
+    AppTables AppPerMinute,
+    StorageSummary PerMinute,
+    List<RequestLine> AppTop);
+
+/// <summary>
+/// The repairer's first look at runs waiting for input (their index rows come due <c>Repair:StartGraceSeconds</c> after create):
+/// requests per look, idle host subtracted, and when the look put each run's next look (median of CheckAt minus the row's
+/// write time), hence what <paramref name="Runs"/> waiting runs cost per minute on average.
+/// </summary>
+public sealed record RepairLook(
+    int Runs,
+    int LookedBeforeWindow,
+    double Seconds,
+    AppTables AppPerLook,
+    StorageSummary PerLook,
+    List<RequestLine> PerLookTop,
+    double NextLookSeconds,
+    double PerMinuteForAll);
 
 public sealed record ThroughputResult(
     int Clients,

@@ -12,6 +12,12 @@ namespace AgentRuns.Benchmarks.Infra;
 /// <summary>What one local host instance is: ports, task hub, tables and API key, all fresh.</summary>
 public sealed record HostSettings(int HttpPort, int GrpcPort, string HubName, string TablePrefix, string ApiKey, string Tenant)
 {
+    /// <summary>
+    /// The local host's repair pass interval (<c>Repair:IntervalSeconds</c>), as in src/LocalHost/appsettings.json, set
+    /// explicitly so that the report states the interval it measured at. In Azure the <c>RepairRuns</c> timer runs every 60 s.
+    /// </summary>
+    public const int RepairIntervalSeconds = 10;
+
     public static HostSettings Fresh(string label)
     {
         var id = Guid.NewGuid().ToString("N")[..8];
@@ -72,6 +78,7 @@ public sealed class HostProcess : IAsyncDisposable
             settings.HttpPort, settings.GrpcPort, settings.HubName, "bench", storageConnectionString, settings.TablePrefix, settings.ApiKey,
             settings.Tenant);
         start.Environment["LocalHost__CountStorageRequests"] = "true";
+        start.Environment["Repair__IntervalSeconds"] = HostSettings.RepairIntervalSeconds.ToString(CultureInfo.InvariantCulture);
         start.Environment["Logging__LogLevel__AgentRuns"] = "Warning";
         start.Environment["Logging__LogLevel__AgentRuns.LocalHost"] = "Warning";
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Warning";

@@ -57,6 +57,10 @@ public sealed record StorageCounts(double Seconds, IReadOnlyDictionary<RequestKi
     public StorageCounts Per(double divisor) =>
         new(Seconds, Requests.ToDictionary(r => r.Key, r => r.Value / divisor), Milliseconds.ToDictionary(r => r.Key, r => r.Value / divisor));
 
+    /// <summary>Only the kinds of request that match.</summary>
+    public StorageCounts Where(Func<RequestKind, bool> match) =>
+        new(Seconds, Requests.Where(r => match(r.Key)).ToDictionary(), Milliseconds.Where(r => match(r.Key)).ToDictionary());
+
     public StorageCounts Plus(StorageCounts other)
     {
         var keys = Requests.Keys.Union(other.Requests.Keys).ToList();

@@ -1,4 +1,7 @@
+using System.Globalization;
 using AgentRuns.Benchmarks.Infra;
+using AgentRuns.Functions.Storage;
+using Azure.Data.Tables;
 
 namespace AgentRuns.Benchmarks.Scenarios;
 
@@ -6,6 +9,8 @@ namespace AgentRuns.Benchmarks.Scenarios;
 /// Storage requests the app makes, counted in the host by a pipeline policy on every storage client (the runs tables and
 /// the Durable backend's queues, tables and blobs): an idle host with no runs, then the guide's approve flow run after
 /// run with the idle baseline subtracted. The idle-stream figure comes from the 40 s idle windows of the signal scenario.
+/// Then the repairer when nothing is wrong: idle windows with many ended runs and with many runs waiting for input, and
+/// what one look at a due run costs.
 /// </summary>
 public static class CostScenario
 {
@@ -19,6 +24,37 @@ public static class CostScenario
         "Idle stream: the 40 s idle windows of the signal scenario (batches of runs waiting for input, each with its stream " +
         "open), minus the idle baseline, per stream-minute; its Durable part is what the waiting runs themselves cost.";
 
+    public const string RepairMethod =
+        "The same host, after the approve flows. The repairer runs a pass every `Repair:IntervalSeconds` (set explicitly for " +
+        "every benchmark host; in Azure the `RepairRuns` timer runs once a minute); a pass is one query of the open-runs index " +
+        "(table OpenRuns, counted as `{prefix}Open`, `Open` below) for rows whose CheckAt is due, then, per due run, a record " +
+        "read (Runs), the orchestration's status (Durable `Instances`) and an index update. Idle windows, nothing else running " +
+        "(no streams open, no client requests), each counted in full and shown per minute, nothing subtracted: (1) the idle " +
+        "baseline above (only the warm-up runs, all ended); (2) after {finished} more runs that end without a human (plan: one " +
+        "`work` step), created {concurrency} at a time, each followed on its stream until `run.worker.succeeded` (so at most " +
+        "{concurrency} in flight), then 10 s to settle; (3) after {waiting} runs that wait for input (one approval step, " +
+        "`signal_timeout_seconds` 86400), created {concurrency} at a time without streams, once the repairer has looked at " +
+        "each of them once. The app's table requests in an idle window are the repairer's: nothing else of the app touches " +
+        "storage while idle (the by-request lines of each window show what was sent). Before each window the benchmark reads, " +
+        "with its own uncounted client, the tenant's run records by state and the index rows with their CheckAt, and reports " +
+        "how many rows came due before the window ended. One look: from the moment all {waiting} runs wait for input until " +
+        "every one of their index rows shows a first look (Checks ≥ 1), minus the idle baseline for that time, divided by the " +
+        "looks in that window; the next look is the row's CheckAt minus its write time (median), so the waiting runs cost " +
+        "that many looks per minute on average.";
+
+    /// <summary>A run that ends without a human: one work step, then it finishes.</summary>
+    public const string EndingRun = """{"input":{"goal":"g","plan":[{"type":"work"}]}}""";
+
+    /// <summary>A run that waits for input for a day.</summary>
+    public const string LongWaitingRun = """{"input":{"goal":"g","plan":[{"type":"approval","prompt":"ok?"},{"type":"finish"}]},"signal_timeout_seconds":86400}""";
+
+    private const int Concurrency = 8;
+
+    public static string RepairMethodFor(Plan plan) => RepairMethod
+        .Replace("{finished}", plan.RepairFinishedRuns.ToString("N0", CultureInfo.InvariantCulture), StringComparison.Ordinal)
+        .Replace("{waiting}", plan.RepairWaitingRuns.ToString("N0", CultureInfo.InvariantCulture), StringComparison.Ordinal)
+        .Replace("{concurrency}", Concurrency.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
     public static async Task RunAsync(BenchContext context)
     {
         var plan = context.Plan;
@@ -27,9 +63,7 @@ public static class CostScenario
         await Task.Delay(TimeSpan.FromSeconds(3));
 
         context.Log($"cost: idle host for {plan.BaselineSeconds} s");
-        await host.ReadStorageRequestsAsync(reset: true);
-        await Task.Delay(TimeSpan.FromSeconds(plan.BaselineSeconds));
-        var baseline = await host.ReadStorageRequestsAsync(reset: true);
+        var (idle, baseline) = await IdleWindowAsync(host, "no unfinished runs", plan.BaselineSeconds);
         context.IdleBaseline = baseline;
 
         context.Log($"cost: {plan.CostRuns} approve flows, one after another");
@@ -42,6 +76,7 @@ public static class CostScenario
         var flows = await host.ReadStorageRequestsAsync(reset: true);
         var perRun = flows.Minus(baseline).Per(plan.CostRuns);
         var perMinute = baseline.Per(baseline.Seconds / 60);
+        var app = AppTables.Of(perRun);
 
         context.Results.Cost = new CostResults(
             Method,
@@ -53,8 +88,16 @@ public static class CostScenario
             null,
             Top(perMinute),
             Top(perRun),
-            null);
-        context.Log($"cost: idle host {perMinute.Total:F0}/min, approve flow {perRun.Total:F1}/run");
+            null,
+            app,
+            Top(perRun.Where(k => k is { Source: "app", Service: "tables" }), take: 50),
+            new RepairerResults(RepairMethodFor(plan), HostSettings.RepairIntervalSeconds, [idle], null));
+        context.Log(
+            $"cost: idle host {perMinute.Total:F0}/min, approve flow {perRun.Total:F1}/run, app tables {app.Total:F1}/run " +
+            $"(Runs {app.Runs:F1}, OpenRuns {app.OpenRuns:F1}, Idempotency {app.Idempotency:F1}, ApiKeys {app.ApiKeys:F1})");
+        context.Log($"cost: repairer, idle, no unfinished runs: {idle.AppPerMinute.Total:F1} app table requests/min");
+
+        await RepairerAsync(context, host, baseline);
     }
 
     /// <summary>Adds the idle-stream cost measured in the signal scenario's idle windows.</summary>
@@ -89,4 +132,207 @@ public static class CostScenario
                 Math.Round(r.Value, 2),
                 r.Value >= 0.5 ? Math.Round(counts.Milliseconds.GetValueOrDefault(r.Key) / r.Value, 2) : null)),
     ];
+
+    /// <summary>The repairer's idle cost with many ended runs, with many waiting runs, and what one look at a due run costs.</summary>
+    private static async Task RepairerAsync(BenchContext context, HostProcess host, StorageCounts baseline)
+    {
+        var plan = context.Plan;
+        context.Log($"cost: {plan.RepairFinishedRuns} runs that end without a human, {Concurrency} at a time");
+        var ended = 0;
+        using (var gate = new SemaphoreSlim(Concurrency))
+        {
+            await Task.WhenAll(Enumerable.Range(0, plan.RepairFinishedRuns).Select(async _ =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    var (runId, _) = await host.Http.CreateRunAsync(EndingRun);
+                    await using var stream = await RunStream.OpenAsync(host.Http, runId, TimeSpan.FromMinutes(5));
+                    var end = await stream.WaitForEndAsync(Api.EventTimeout);
+                    if (end.Type != "run.worker.succeeded")
+                    {
+                        throw new InvalidOperationException($"Run {runId} ended with {end.Type}.");
+                    }
+
+                    if (Interlocked.Increment(ref ended) % 100 == 0)
+                    {
+                        context.Log($"cost: {ended} ended");
+                    }
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        context.Log($"cost: idle host with {plan.RepairFinishedRuns} more ended runs for {plan.BaselineSeconds} s");
+        var (endedWindow, _) = await IdleWindowAsync(host, $"{plan.RepairFinishedRuns:N0} more runs ended", plan.BaselineSeconds);
+        SetRepairer(context, r => r with { Windows = [.. r.Windows, endedWindow] });
+        context.Log(
+            $"cost: repairer, idle, {endedWindow.EndedRuns} ended runs, {endedWindow.IndexRows} index rows: " +
+            $"{endedWindow.AppPerMinute.Total:F1} app table requests/min");
+
+        context.Log($"cost: {plan.RepairWaitingRuns} runs that wait for input for a day, {Concurrency} at a time");
+        var waitingIds = new List<string>();
+        using (var gate = new SemaphoreSlim(Concurrency))
+        {
+            waitingIds.AddRange(await Task.WhenAll(Enumerable.Range(0, plan.RepairWaitingRuns).Select(async _ =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    return (await host.Http.CreateRunAsync(LongWaitingRun)).RunId;
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            })));
+        }
+
+        await UntilAsync(
+            async () => (await StatesAsync(host)).GetValueOrDefault("awaiting_input"), waitingIds.Count, TimeSpan.FromMinutes(5),
+            seen => context.Log($"cost: {seen} of {waitingIds.Count} await input"));
+        var keys = waitingIds.Select(id => OpenRunIndex.RowKeyFor(host.Settings.Tenant, id)).ToHashSet(StringComparer.Ordinal);
+        var lookedBefore = (await IndexRowsAsync(host)).Count(r => keys.Contains(r.RowKey) && r.Checks >= 1);
+        context.Log($"cost: all {waitingIds.Count} wait for input ({lookedBefore} already looked at); until the repairer has looked at each");
+        await host.ReadStorageRequestsAsync(reset: true);
+        await UntilAsync(
+            async () => (await IndexRowsAsync(host)).Count(r => keys.Contains(r.RowKey) && r.Checks >= 1), waitingIds.Count, TimeSpan.FromMinutes(5),
+            seen => context.Log($"cost: {seen} of {waitingIds.Count} looked at"));
+        var lookCounts = await host.ReadStorageRequestsAsync(reset: true);
+        var rowsAfter = (await IndexRowsAsync(host)).Where(r => keys.Contains(r.RowKey)).ToList();
+        var looks = waitingIds.Count - lookedBefore;
+        if (looks > 0)
+        {
+            var perLook = lookCounts.Minus(baseline).Per(looks);
+            var next = Median(rowsAfter.Select(r => (r.CheckAt - r.Written).TotalSeconds));
+            var look = new RepairLook(
+                looks,
+                lookedBefore,
+                Math.Round(lookCounts.Seconds, 1),
+                AppTables.Of(perLook),
+                StorageSummary.Of(perLook),
+                Top(perLook, take: 8),
+                Math.Round(next, 0),
+                Math.Round(perLook.Total * waitingIds.Count / (next / 60), 1));
+            SetRepairer(context, r => r with { Look = look });
+            context.Log(
+                $"cost: one look {look.PerLook.Total:F1} requests (app tables {look.AppPerLook.Total:F1}), next look after {next:F0} s: " +
+                $"{waitingIds.Count} waiting runs cost {look.PerMinuteForAll:F1}/min on average");
+        }
+
+        context.Log($"cost: idle host with {waitingIds.Count} runs waiting for input for {plan.BaselineSeconds} s");
+        var (waitingWindow, _) = await IdleWindowAsync(host, $"{plan.RepairWaitingRuns:N0} runs waiting for input, each looked at once", plan.BaselineSeconds);
+        SetRepairer(context, r => r with { Windows = [.. r.Windows, waitingWindow] });
+        context.Log(
+            $"cost: repairer, idle, {waitingWindow.WaitingRuns} waiting runs, {waitingWindow.IndexRows} index rows ({waitingWindow.IndexRowsDue} due): " +
+            $"{waitingWindow.AppPerMinute.Total:F1} app table requests/min");
+    }
+
+    /// <summary>
+    /// Counts an idle window of <paramref name="seconds"/>; before it, reads (uncounted) the tenant's run records by state and
+    /// the index rows, to say what the host held and how many rows came due before the window ended.
+    /// </summary>
+    private static async Task<(IdleWindow Window, StorageCounts Counts)> IdleWindowAsync(HostProcess host, string label, int seconds)
+    {
+        var states = await StatesAsync(host);
+        var rows = await IndexRowsAsync(host);
+        await host.ReadStorageRequestsAsync(reset: true);
+        var started = DateTimeOffset.UtcNow;
+        await Task.Delay(TimeSpan.FromSeconds(seconds));
+        var counts = await host.ReadStorageRequestsAsync(reset: true);
+        var ends = started.AddSeconds(counts.Seconds);
+        var perMinute = counts.Per(counts.Seconds / 60);
+        var appOnly = perMinute.Where(k => k is { Source: "app", Service: "tables" });
+        var endedRuns = states.Where(s => s.Key is "succeeded" or "failed" or "cancelled").Sum(s => s.Value);
+        var waiting = states.GetValueOrDefault("awaiting_input");
+        var window = new IdleWindow(
+            label,
+            endedRuns,
+            waiting,
+            states.Values.Sum() - endedRuns - waiting,
+            rows.Count,
+            rows.Count(r => r.CheckAt <= ends),
+            Math.Round(counts.Seconds, 1),
+            (int)Math.Round(counts.Requests.Where(r => r.Key is { Source: "app", Service: "tables", Method: "GET", Resource: "Open" }).Sum(r => r.Value)),
+            AppTables.Of(perMinute),
+            StorageSummary.Of(perMinute),
+            Top(appOnly, take: 20));
+        return (window, counts);
+    }
+
+    private static void SetRepairer(BenchContext context, Func<RepairerResults, RepairerResults> change)
+    {
+        if (context.Results.Cost is { Repairer: { } repairer } cost)
+        {
+            context.Results.Cost = cost with { Repairer = change(repairer) };
+        }
+    }
+
+    /// <summary>The tenant's run records by status (the benchmark's own reads, not counted).</summary>
+    private static async Task<Dictionary<string, int>> StatesAsync(HostProcess host)
+    {
+        var runs = host.Tables.GetTableClient(host.Settings.RunsTable);
+        var tenant = host.Settings.Tenant;
+        var first = RunRows.RecordPrefix;
+        var end = RunRows.RecordPrefix + RunRows.End;
+        var states = new Dictionary<string, int>(StringComparer.Ordinal);
+        await foreach (var e in runs.QueryAsync<TableEntity>(
+            TableClient.CreateQueryFilter($"PartitionKey eq {tenant} and RowKey ge {first} and RowKey lt {end}"), select: ["Status"]))
+        {
+            var status = e.GetString("Status") ?? "?";
+            states[status] = states.GetValueOrDefault(status) + 1;
+        }
+
+        return states;
+    }
+
+    /// <summary>The rows of the open-runs index (the benchmark's own reads, not counted).</summary>
+    private static async Task<List<IndexRow>> IndexRowsAsync(HostProcess host)
+    {
+        var index = host.Tables.GetTableClient(host.Settings.OpenRunsTable);
+        var rows = new List<IndexRow>();
+        await foreach (var e in index.QueryAsync<TableEntity>(
+            TableClient.CreateQueryFilter($"PartitionKey eq {OpenRunIndex.Partition}"), select: ["RowKey", "CheckAt", "Checks", "Timestamp"]))
+        {
+            rows.Add(new IndexRow(
+                e.RowKey, e.GetDateTimeOffset("CheckAt") ?? DateTimeOffset.MinValue, e.GetInt32("Checks") ?? 0, e.Timestamp ?? DateTimeOffset.MinValue));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Polls (every 500 ms) until the count reaches the target (progress every 20 s), or fails after the timeout.</summary>
+    private static async Task UntilAsync(Func<Task<int>> count, int target, TimeSpan timeout, Action<int> progress)
+    {
+        var deadline = BenchContext.After(Clock.Now, timeout);
+        var report = BenchContext.After(Clock.Now, TimeSpan.FromSeconds(20));
+        int seen;
+        while ((seen = await count()) < target)
+        {
+            if (Clock.Now > deadline)
+            {
+                throw new TimeoutException($"Only {seen} of {target} got there within {timeout}.");
+            }
+
+            if (Clock.Now > report)
+            {
+                progress(seen);
+                report = BenchContext.After(Clock.Now, TimeSpan.FromSeconds(20));
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? double.NaN : sorted[sorted.Count / 2];
+    }
+
+    private sealed record IndexRow(string RowKey, DateTimeOffset CheckAt, int Checks, DateTimeOffset Written);
 }
