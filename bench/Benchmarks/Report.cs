@@ -361,6 +361,11 @@ public static class Report
         md.AppendLine();
         md.AppendLine(I($"Pass interval: {r.IntervalSeconds} s (`Repair__IntervalSeconds`)."));
         md.AppendLine();
+        md.AppendLine(r.CreateRetries.Count == 0
+            ? "Creates sent again: none."
+            : "Creates sent again (same key, after `Retry-After`), by the answer that made the benchmark retry: " +
+              string.Join(", ", r.CreateRetries.Select(c => I($"{c.Key} × {c.Value}"))) + ".");
+        md.AppendLine();
         md.AppendLine(
             "| idle window | runs ended / waiting / other | index rows (due in window) | measured | OpenRuns queries (count) | " +
             "OpenRuns / min | app tables / min | Runs / min | whole host / min (tables, queues, blobs) |");

@@ -166,7 +166,8 @@ public sealed record AppTables(double Total, double Runs, double OpenRuns, doubl
 }
 
 /// <summary>What the repairer costs when nothing is wrong: idle windows with no, many ended and many waiting runs; one look at a due run.</summary>
-public sealed record RepairerResults(string Method, int IntervalSeconds, List<IdleWindow> Windows, RepairLook? Look);
+/// <param name="CreateRetries">Creates of the ended and waiting runs the benchmark had to send again (same key, after Retry-After), by answer.</param>
+public sealed record RepairerResults(string Method, int IntervalSeconds, List<IdleWindow> Windows, RepairLook? Look, Dictionary<string, int> CreateRetries);
 
 /// <summary>
 /// An idle window of the cost scenario's host: what the tenant held when it started (run records by state, rows of the

@@ -39,6 +39,36 @@ public static class Api
         return (json.RootElement.GetProperty("id").GetString()!, ms);
     }
 
+    /// <summary>
+    /// Creates a run as a careful client does: on 409 <c>idempotency_key_in_use</c> or 503 <c>storage_unavailable</c> it waits
+    /// <c>Retry-After</c> (at most 65 s) and sends the same request with the same key again, up to <paramref name="attempts"/>
+    /// times. Returns the run and the answers it retried after (none when the first answer was 201).
+    /// </summary>
+    public static async Task<(string RunId, List<string> Retried)> CreateRunRetryingAsync(this HttpClient http, string body, int attempts = 5)
+    {
+        var key = Guid.NewGuid().ToString("D");
+        var retried = new List<string>();
+        while (true)
+        {
+            var (status, text, retryAfter) = await PostAsync(http, "/v1/runs", body, key);
+            if (status == HttpStatusCode.Created)
+            {
+                using var json = JsonDocument.Parse(text);
+                return (json.RootElement.GetProperty("id").GetString()!, retried);
+            }
+
+            var reason = ReasonCode(text);
+            if (retried.Count + 1 >= attempts || !(status == HttpStatusCode.Conflict && reason == "idempotency_key_in_use"
+                || status == HttpStatusCode.ServiceUnavailable && reason == "storage_unavailable"))
+            {
+                throw new InvalidOperationException($"create: {(int)status} {text} (retried after: {string.Join(", ", retried)})");
+            }
+
+            retried.Add($"{(int)status} {reason}");
+            await Task.Delay(TimeSpan.FromSeconds(Math.Clamp(retryAfter ?? 1, 1, 65)));
+        }
+    }
+
     public static async Task SignalAsync(this HttpClient http, string runId, string action = "approve")
     {
         var (status, text) = await PostAsync(http, $"/v1/runs/{runId}/signal", $$"""{"action":"{{action}}"}""");
@@ -50,13 +80,32 @@ public static class Api
 
     private static async Task<(HttpStatusCode, string)> PostAsync(HttpClient http, string path, string body)
     {
+        var (status, text, _) = await PostAsync(http, path, body, Guid.NewGuid().ToString("D"));
+        return (status, text);
+    }
+
+    private static async Task<(HttpStatusCode Status, string Text, double? RetryAfterSeconds)> PostAsync(HttpClient http, string path, string body, string key)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative))
         {
             Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json")),
         };
-        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("D"));
+        request.Headers.Add("Idempotency-Key", key);
         using var response = await http.SendAsync(request);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.RetryAfter?.Delta?.TotalSeconds);
+    }
+
+    private static string? ReasonCode(string problem)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(problem);
+            return json.RootElement.TryGetProperty("reason_code", out var code) ? code.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }
 

@@ -34,7 +34,8 @@ public static class CostScenario
         "`work` step), created {concurrency} at a time, each followed on its stream until `run.worker.succeeded` (so at most " +
         "{concurrency} in flight), then 10 s to settle; (3) after {waiting} runs that wait for input (one approval step, " +
         "`signal_timeout_seconds` 86400), created {concurrency} at a time without streams, once the repairer has looked at " +
-        "each of them once. The app's table requests in an idle window are the repairer's: nothing else of the app touches " +
+        "each of them once. A create of those runs answered 409 `idempotency_key_in_use` or 503 `storage_unavailable` is sent " +
+        "again with the same key after `Retry-After`, as a careful client does, and counted below. The app's table requests in an idle window are the repairer's: nothing else of the app touches " +
         "storage while idle (the by-request lines of each window show what was sent). Before each window the benchmark reads, " +
         "with its own uncounted client, the tenant's run records by state and the index rows with their CheckAt, and reports " +
         "how many rows came due before the window ended. One look: from the moment all {waiting} runs wait for input until " +
@@ -91,7 +92,7 @@ public static class CostScenario
             null,
             app,
             Top(perRun.Where(k => k is { Source: "app", Service: "tables" }), take: 50),
-            new RepairerResults(RepairMethodFor(plan), HostSettings.RepairIntervalSeconds, [idle], null));
+            new RepairerResults(RepairMethodFor(plan), HostSettings.RepairIntervalSeconds, [idle], null, []));
         context.Log(
             $"cost: idle host {perMinute.Total:F0}/min, approve flow {perRun.Total:F1}/run, app tables {app.Total:F1}/run " +
             $"(Runs {app.Runs:F1}, OpenRuns {app.OpenRuns:F1}, Idempotency {app.Idempotency:F1}, ApiKeys {app.ApiKeys:F1})");
@@ -146,9 +147,9 @@ public static class CostScenario
                 await gate.WaitAsync();
                 try
                 {
-                    var (runId, _) = await host.Http.CreateRunAsync(EndingRun);
-                    await using var stream = await RunStream.OpenAsync(host.Http, runId, TimeSpan.FromMinutes(5));
-                    var end = await stream.WaitForEndAsync(Api.EventTimeout);
+                    var runId = await CreateAsync(context, host, EndingRun);
+                    await using var stream = await RunStream.OpenAsync(host.Http, runId, TimeSpan.FromMinutes(10));
+                    var end = await stream.WaitForEndAsync(TimeSpan.FromMinutes(5));
                     if (end.Type != "run.worker.succeeded")
                     {
                         throw new InvalidOperationException($"Run {runId} ended with {end.Type}.");
@@ -183,7 +184,7 @@ public static class CostScenario
                 await gate.WaitAsync();
                 try
                 {
-                    return (await host.Http.CreateRunAsync(LongWaitingRun)).RunId;
+                    return await CreateAsync(context, host, LongWaitingRun);
                 }
                 finally
                 {
@@ -266,10 +267,34 @@ public static class CostScenario
 
     private static void SetRepairer(BenchContext context, Func<RepairerResults, RepairerResults> change)
     {
-        if (context.Results.Cost is { Repairer: { } repairer } cost)
+        lock (context)
         {
-            context.Results.Cost = cost with { Repairer = change(repairer) };
+            if (context.Results.Cost is { Repairer: { } repairer } cost)
+            {
+                context.Results.Cost = cost with { Repairer = change(repairer) };
+            }
         }
+    }
+
+    /// <summary>Creates a run, sending it again with the same key when the API says so (counted in the results, and logged).</summary>
+    private static async Task<string> CreateAsync(BenchContext context, HostProcess host, string body)
+    {
+        var (runId, retried) = await host.Http.CreateRunRetryingAsync(body);
+        if (retried.Count > 0)
+        {
+            context.Log($"cost: create of {runId} sent again after: {string.Join(", ", retried)}");
+            SetRepairer(context, r =>
+            {
+                foreach (var answer in retried)
+                {
+                    r.CreateRetries[answer] = r.CreateRetries.GetValueOrDefault(answer) + 1;
+                }
+
+                return r;
+            });
+        }
+
+        return runId;
     }
 
     /// <summary>The tenant's run records by status (the benchmark's own reads, not counted).</summary>
