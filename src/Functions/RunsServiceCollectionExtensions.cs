@@ -68,6 +68,7 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<WebhookKicks>();
         services.TryAddSingleton<IEventOutbox, WebhookOutbox>();
         services.TryAddSingleton<WebhookDispatcher>();
+        services.TryAddSingleton<WebhookService>();
         services.TryAddSingleton<RunStore>();
         services.TryAddSingleton<IAgent, ScriptedAgent>();
         services.TryAddSingleton<ICallerResolver, ApiKeyCallerResolver>();
