@@ -183,6 +183,8 @@ var appSettings = {
   Runs__DefaultSignalTimeoutSeconds: string(defaultSignalTimeoutSeconds)
   Runs__MaxSignalTimeoutSeconds: string(maxSignalTimeoutSeconds)
   Runs__HistoryRetentionDays: string(historyRetentionDays)
+  // The agent of a run whose create request does not name one.
+  Agents__Default: 'scripted'
   Streams__MaxDurationSeconds: string(streamMaxDurationSeconds)
   Streams__HeartbeatSeconds: string(streamHeartbeatSeconds)
   Streams__MinPollMilliseconds: string(streamMinPollMilliseconds)

@@ -70,7 +70,10 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<WebhookDispatcher>();
         services.TryAddSingleton<WebhookService>();
         services.TryAddSingleton<RunStore>();
+        services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<IAgent, ScriptedAgent>();
+        services.AddSingleton<IAgentProvider, ScriptedAgentProvider>();
+        services.TryAddSingleton<AgentCatalog>();
         services.TryAddSingleton<ICallerResolver, ApiKeyCallerResolver>();
         services.TryAddSingleton<RunService>();
         services.TryAddSingleton<RunRepairer>();

@@ -16,7 +16,7 @@ public static class KeyCommands
 {
     public const string Usage = """
         usage:
-          mint-key   --tenant <id> --name <label> (--connection-string <cs> | --table-uri <https://account.table.core.windows.net> [--tenant-id <entra tenant>]) [--table ApiKeys]
+          mint-key   --tenant <id> --name <who uses it: a person or a system, shown as who answered> (--connection-string <cs> | --table-uri <https://account.table.core.windows.net> [--tenant-id <entra tenant>]) [--table ApiKeys]
           revoke-key --hash <sha256 hex>          (--connection-string <cs> | --table-uri <uri> [--tenant-id <entra tenant>]) [--table ApiKeys]
         --tenant is the API tenant the key belongs to; --tenant-id is the Microsoft Entra tenant of the storage account
         (azd env get-value AZURE_TENANT_ID).
@@ -102,6 +102,7 @@ public static class KeyCommands
             var minted = await store.MintAsync(tenant, name);
             await output.WriteLineAsync($"api_key: {minted.Key}");
             await output.WriteLineAsync($"tenant:  {minted.TenantId}");
+            await output.WriteLineAsync($"key_id:  {minted.KeyId}   (shown with --name as who answered a request)");
             await output.WriteLineAsync($"hash:    {minted.Hash}   (keep this to revoke the key; the key itself is not stored)");
             return 0;
         }

@@ -10,7 +10,7 @@ namespace AgentRuns.Functions.Activities;
 /// The run orchestration's side effects. Activities run at least once: a numbered write is applied once (the record
 /// remembers the last one), the deadline is decided by the record and the clock, and the agent is asked again.
 /// </summary>
-public sealed class RunActivities(RunStore runs, IAgent agent)
+public sealed class RunActivities(RunStore runs, AgentCatalog agents)
 {
     /// <summary>Applies one write of the orchestration to its run (record and events together).</summary>
     [Function(nameof(WriteRun))]
@@ -20,10 +20,21 @@ public sealed class RunActivities(RunStore runs, IAgent agent)
         return runs.ApplyAsync(input.TenantId, input.RunId, (run, now) => RunTransitions.Apply(run, input.Write, now), CancellationToken.None);
     }
 
-    /// <summary>Asks the agent for the run's next step.</summary>
+    /// <summary>Asks the run's agent for its next step.</summary>
     [Function(nameof(InvokeAgent))]
-    public Task<AgentDecision> InvokeAgent([ActivityTrigger] AgentStepInput input, CancellationToken cancellationToken) =>
-        agent.DecideAsync(input, cancellationToken);
+    public Task<AgentDecision> InvokeAgent([ActivityTrigger] AgentStepInput input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return agents.Resolve(input.Agent).DecideAsync(input, cancellationToken);
+    }
+
+    /// <summary>A reminder of a request is due: appended once, only while the request is unanswered.</summary>
+    [Function(nameof(RemindHuman))]
+    public Task<RemindOutcome> RemindHuman([ActivityTrigger] RemindInput input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return runs.ApplyAsync(input.TenantId, input.RunId, (run, now) => RunTransitions.Remind(run, input.RequestId, input.SecondsBefore, now), CancellationToken.None);
+    }
 
     /// <summary>The deadline of a request came: the record and the clock decide between the timeout and a signal.</summary>
     [Function(nameof(ExpireRequest))]

@@ -23,9 +23,7 @@ public sealed class ScriptedAgent(PayloadRedactor redactor) : IAgent
         var decision = step.Type switch
         {
             ScriptedPlan.StepTypes.Work => AgentDecision.Work(step.Tool!, step.Summary!, step.DurationSeconds),
-            ScriptedPlan.StepTypes.Approval => AgentDecision.Ask(InputKinds.Approval, step.Prompt!, step.ActionJson, step.AllowedActions),
-            ScriptedPlan.StepTypes.Clarification => AgentDecision.Ask(InputKinds.Clarification, step.Prompt!, step.ActionJson, step.AllowedActions),
-            ScriptedPlan.StepTypes.Data => AgentDecision.Ask(InputKinds.Data, step.Prompt!, step.ActionJson, step.AllowedActions),
+            ScriptedPlan.StepTypes.Approval or ScriptedPlan.StepTypes.Clarification or ScriptedPlan.StepTypes.Data => AgentDecision.Ask(step.Request!),
             ScriptedPlan.StepTypes.Finish => step.OutputJson is null ? DefaultFinish(runInput, input) : AgentDecision.Finish(step.OutputJson),
             ScriptedPlan.StepTypes.Fail => AgentDecision.Fail(step.ReasonCode!, step.Reason!),
             _ => throw new InvalidOperationException($"Unknown step type {step.Type}."),
@@ -41,7 +39,8 @@ public sealed class ScriptedAgent(PayloadRedactor redactor) : IAgent
     private AgentDecision DefaultFinish(JsonElement runInput, AgentStepInput input)
     {
         var summary = $"Completed: {runInput.GetProperty("goal").GetString()}";
-        var inputs = input.HumanInputsJson.Select(redactor.Redact).ToList();
+        var inputs = input.SubmittedInputs().Select(redactor.Redact).ToList();
+        var approved = input.Answers.Where(a => a.ApprovedActionJson is not null).Select(a => redactor.Redact(a.ApprovedActionJson!)).ToList();
         var budget = RunLimits.MaxOutputChars - summary.Length - 256;
         var included = new List<string>();
         foreach (var human in inputs)
@@ -70,7 +69,19 @@ public sealed class ScriptedAgent(PayloadRedactor redactor) : IAgent
             {
                 w.WriteNumber("human_inputs_omitted", inputs.Count - included.Count);
             }
+
+            // What the humans approved, with their edits: the run carried out these.
+            if (approved.Count > 0 && approved.Sum(a => a.Json.Length) < budget)
+            {
+                w.WriteStartArray("approved_actions");
+                foreach (var action in approved)
+                {
+                    w.WriteRawValue(action.Json, skipInputValidation: true);
+                }
+
+                w.WriteEndArray();
+            }
         });
-        return AgentDecision.Finish(output, inputs.Any(i => i.Redacted));
+        return AgentDecision.Finish(output, inputs.Any(i => i.Redacted) || approved.Any(a => a.Redacted));
     }
 }

@@ -8,9 +8,7 @@ public sealed record PlanStep(
     string Type,
     string? Tool = null,
     string? Summary = null,
-    string? Prompt = null,
-    string? ActionJson = null,
-    IReadOnlyList<string>? AllowedActions = null,
+    HumanRequestSpec? Request = null,
     string? OutputJson = null,
     string? ReasonCode = null,
     string? Reason = null,
@@ -20,8 +18,9 @@ public sealed record PlanStep(
 /// Reads and checks <c>input.plan</c>: a list of steps that drives the built-in scripted agent down any path.
 /// <code>
 /// {"type":"work","tool":"draft_email","summary":"Drafted the email","duration_seconds":5}
-/// {"type":"approval","prompt":"Send it?","action":{"tool":"send_email"},"allowed_actions":["approve","reject"]}
-/// {"type":"clarification","prompt":"Which list?"}      {"type":"data","prompt":"Who should receive it?"}
+/// {"type":"approval","prompt":"Send it?","action":{"tool":"send_email","arguments":{…}},"allowed_actions":["approve","reject"],
+///  "allow_edits":true,"response_schema":{…},"timeout_seconds":600,"reminders":[300,60]}
+/// {"type":"clarification","prompt":"Which list?"}      {"type":"data","prompt":"Who should receive it?","response_schema":{…}}
 /// {"type":"finish","output":{...}}                     {"type":"fail","reason":"…","reason_code":"…"}
 /// </code>
 /// Without a plan, a goal runs <see cref="DefaultFor"/>: draft, ask approval to act, act, finish.
@@ -46,8 +45,12 @@ public static class ScriptedPlan
     public static IReadOnlyList<PlanStep> DefaultFor(string goal) =>
     [
         new(StepTypes.Work, Tool: "draft", Summary: $"Drafted a plan for: {goal}"),
-        new(StepTypes.Approval, Prompt: $"Approve carrying out: {goal}",
-            ActionJson: JsonSerializer.Serialize(new { tool = "execute", description = goal })),
+        new(StepTypes.Approval, Request: new HumanRequestSpec(
+            InputKinds.Approval, $"Approve carrying out: {goal}", JsonText.Object(w =>
+            {
+                w.WriteString("tool", "execute");
+                w.WriteString("description", goal);
+            }))),
         new(StepTypes.Work, Tool: "execute", Summary: "Carried out the approved action."),
         new(StepTypes.Finish),
     ];
@@ -55,7 +58,7 @@ public static class ScriptedPlan
     /// <summary>The plan of a run input (validated at creation, so this only fails on stored garbage).</summary>
     public static IReadOnlyList<PlanStep> For(JsonElement input)
     {
-        if (TryParse(input, out var steps, out var error))
+        if (TryParse(input, int.MaxValue, out var steps, out var error))
         {
             return steps;
         }
@@ -64,7 +67,8 @@ public static class ScriptedPlan
     }
 
     /// <summary>Checks a run's <c>input</c>: a non-empty <c>goal</c> and, if present, a well-formed <c>plan</c>.</summary>
-    public static bool TryParse(JsonElement input, out IReadOnlyList<PlanStep> steps, out string? error)
+    /// <param name="maxTimeoutSeconds">The longest a request may wait (<c>Runs:MaxSignalTimeoutSeconds</c>).</param>
+    public static bool TryParse(JsonElement input, int maxTimeoutSeconds, out IReadOnlyList<PlanStep> steps, out string? error)
     {
         steps = [];
         if (input.ValueKind != JsonValueKind.Object)
@@ -96,7 +100,7 @@ public static class ScriptedPlan
         var index = 0;
         foreach (var item in plan.EnumerateArray())
         {
-            if (!TryParseStep(item, out var step, out var stepError))
+            if (!TryParseStep(item, maxTimeoutSeconds, out var step, out var stepError))
             {
                 error = $"input.plan[{index}]: {stepError}";
                 return false;
@@ -111,7 +115,7 @@ public static class ScriptedPlan
         return true;
     }
 
-    private static bool TryParseStep(JsonElement item, out PlanStep? step, out string? error)
+    private static bool TryParseStep(JsonElement item, int maxTimeoutSeconds, out PlanStep? step, out string? error)
     {
         step = null;
         if (item.ValueKind != JsonValueKind.Object)
@@ -145,29 +149,12 @@ public static class ScriptedPlan
                 return true;
 
             case StepTypes.Approval or StepTypes.Clarification or StepTypes.Data:
-                if (!TryString(item, "prompt", false, out var prompt, out error))
+                if (!HumanRequestSpecs.TryParse(item, type, maxTimeoutSeconds, out var request, out error))
                 {
                     return false;
                 }
 
-                string? actionJson = null;
-                if (item.TryGetProperty("action", out var action) && action.ValueKind != JsonValueKind.Null)
-                {
-                    if (action.ValueKind != JsonValueKind.Object)
-                    {
-                        error = "action must be an object.";
-                        return false;
-                    }
-
-                    actionJson = action.GetRawText();
-                }
-
-                if (!TryAllowedActions(item, out var allowed, out error))
-                {
-                    return false;
-                }
-
-                step = new PlanStep(type, Prompt: prompt ?? DefaultPrompt(type), ActionJson: actionJson, AllowedActions: allowed);
+                step = new PlanStep(type, Request: request);
                 return true;
 
             case StepTypes.Finish:
@@ -194,47 +181,6 @@ public static class ScriptedPlan
                 error = "type must be one of work, approval, clarification, data, finish, fail.";
                 return false;
         }
-    }
-
-    private static string DefaultPrompt(string type) => type switch
-    {
-        StepTypes.Approval => "Approve the proposed action?",
-        StepTypes.Clarification => "Please clarify the request.",
-        _ => "Please provide the missing data.",
-    };
-
-    private static bool TryAllowedActions(JsonElement item, out IReadOnlyList<string>? allowed, out string? error)
-    {
-        allowed = null;
-        error = null;
-        if (!item.TryGetProperty("allowed_actions", out var list) || list.ValueKind == JsonValueKind.Null)
-        {
-            return true;
-        }
-
-        if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
-        {
-            error = "allowed_actions must be a non-empty array.";
-            return false;
-        }
-
-        var actions = new List<string>();
-        foreach (var a in list.EnumerateArray())
-        {
-            if (a.ValueKind != JsonValueKind.String || !SignalActions.IsKnown(a.GetString()!))
-            {
-                error = "allowed_actions may hold only approve, reject and submit_input.";
-                return false;
-            }
-
-            if (!actions.Contains(a.GetString()!))
-            {
-                actions.Add(a.GetString()!);
-            }
-        }
-
-        allowed = actions;
-        return true;
     }
 
     private static bool TryString(JsonElement item, string name, bool required, out string? value, out string? error)

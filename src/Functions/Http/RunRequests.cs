@@ -12,7 +12,7 @@ public static class RunRequests
 
     public static CreateRunRequest ParseCreate(JsonElement body, int maxSignalTimeoutSeconds)
     {
-        RequestReader.RejectUnknownMembers(body, "input", "metadata", "signal_timeout_seconds", "idempotency_key");
+        RequestReader.RejectUnknownMembers(body, "input", "metadata", "signal_timeout_seconds", "agent", "idempotency_key");
         if (!body.TryGetProperty("input", out var input) || input.ValueKind == JsonValueKind.Null)
         {
             throw ApiException.InvalidRequest("'input' is required.");
@@ -23,15 +23,16 @@ public static class RunRequests
             throw ApiException.InvalidRequest("'input' must be an object.");
         }
 
-        if (!ScriptedPlan.TryParse(input, out _, out var planError))
+        if (!ScriptedPlan.TryParse(input, maxSignalTimeoutSeconds, out _, out var planError))
         {
             throw ApiException.InvalidRequest(planError!);
         }
 
         var metadata = RequestReader.OptionalObject(body, "metadata");
         var timeout = RequestReader.OptionalInt(body, "signal_timeout_seconds", 1, maxSignalTimeoutSeconds);
+        var agent = RequestReader.OptionalString(body, "agent", 128);
         _ = RequestReader.OptionalString(body, "idempotency_key", MaxKeyLength);
-        return new CreateRunRequest(input.GetRawText(), metadata?.GetRawText(), timeout);
+        return new CreateRunRequest(input.GetRawText(), metadata?.GetRawText(), timeout, agent);
     }
 
     public static SignalRequest ParseSignal(JsonElement body)

@@ -37,6 +37,12 @@ public sealed class IdempotencyEntity : ITableEntity
 
     public DateTimeOffset ExpiresAt { get; set; }
 
+    /// <summary>
+    /// Who made this claim: a retried insert whose first try landed (the response was lost) finds its own claim by this and
+    /// owns it, instead of taking it for another request's.
+    /// </summary>
+    public string ClaimId { get; set; } = "";
+
     public int StatusCode { get; set; }
 
     public string? ContentType { get; set; }
@@ -55,6 +61,7 @@ public sealed class IdempotencyEntity : ITableEntity
             ["LockedUntil"] = LockedUntil,
             ["CreatedAt"] = CreatedAt,
             ["ExpiresAt"] = ExpiresAt,
+            ["ClaimId"] = ClaimId,
             ["StatusCode"] = StatusCode,
             ["ContentType"] = ContentType,
             ["Location"] = Location,
@@ -78,6 +85,7 @@ public sealed class IdempotencyEntity : ITableEntity
             LockedUntil = entity.GetDateTimeOffset("LockedUntil") ?? default,
             CreatedAt = entity.GetDateTimeOffset("CreatedAt") ?? default,
             ExpiresAt = entity.GetDateTimeOffset("ExpiresAt") ?? default,
+            ClaimId = entity.GetString("ClaimId") ?? "",
             StatusCode = entity.GetInt32("StatusCode") ?? 0,
             ContentType = entity.GetString("ContentType"),
             Location = entity.GetString("Location"),

@@ -47,6 +47,7 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
             CreatedAt = now,
             LockedUntil = now.AddSeconds(options.Value.LockSeconds),
             ExpiresAt = now.AddHours(options.Value.RetentionHours),
+            ClaimId = Guid.NewGuid().ToString("N"),
         };
 
         while (true)
@@ -68,6 +69,13 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
             }
 
             var entity = IdempotencyEntity.FromTableEntity(existing.Value!);
+            if (entity.ClaimId == fresh.ClaimId)
+            {
+                // Our own insert: its first try landed and the client retried it. The claim is ours.
+                fresh.ETag = entity.ETag;
+                return new IdempotencyClaim.Owned(fresh);
+            }
+
             var expired = entity.ExpiresAt <= now;
             var abandoned = !expired && entity.State == IdempotencyEntity.InFlight && entity.LockedUntil <= now;
             if (abandoned && !string.Equals(entity.Fingerprint, fingerprint, StringComparison.Ordinal))

@@ -56,6 +56,9 @@ public sealed class ApiException(int status, string reasonCode, string title, st
     public static ApiException InvalidSignalPayload(string detail, int status = 422, IReadOnlyList<ProblemError>? errors = null) =>
         new(status, ReasonCodes.InvalidSignalPayload, "Invalid signal payload", detail) { Errors = errors };
 
+    public static ApiException AgentNotAvailable(string detail) =>
+        new(400, ReasonCodes.AgentNotAvailable, "Agent not available", detail);
+
     public static ApiException RunNotFound(string runId) =>
         new(404, ReasonCodes.RunNotFound, "Run not found", $"No run with id '{Truncate(runId)}' exists.");
 
@@ -93,6 +96,7 @@ public static class ReasonCodes
     public const string InvalidRequest = "invalid_request";
     public const string InvalidSignalType = "invalid_signal_type";
     public const string InvalidSignalPayload = "invalid_signal_payload";
+    public const string AgentNotAvailable = "agent_not_available";
     public const string PayloadTooLarge = "payload_too_large";
     public const string UnsupportedMediaType = "unsupported_media_type";
     public const string Unauthorized = "unauthorized";

@@ -11,11 +11,13 @@ public sealed record RunResource(
     DateTimeOffset UpdatedAt,
     RawJson Input,
     RawJson? Metadata,
+    string Agent,
     int SignalTimeoutSeconds,
     RawJson? PendingInput,
     RawJson? Output,
     RawJson? Error,
-    long LastEventSeq);
+    long LastEventSeq,
+    RawJson? LastAnswer);
 
 /// <summary>One entry of a run's event log.</summary>
 public sealed record RunEventResource(long Seq, string Type, DateTimeOffset Timestamp, RunEventPayload Payload);
@@ -24,6 +26,12 @@ public sealed record RunEventPayload(bool Redacted, RawJson Value);
 
 /// <summary>The 202 body of an accepted signal.</summary>
 public sealed record SignalAccepted(string RunId, string RequestId, string Action, string Status, DateTimeOffset AcceptedAt, Actor? Actor);
+
+/// <summary>The 200 body of a moved deadline.</summary>
+public sealed record RequestExtended(string Object, string RunId, string RequestId, DateTimeOffset ExpiresAt, DateTimeOffset PreviousExpiresAt);
+
+/// <summary>A page of the tenant's pending requests.</summary>
+public sealed record RequestList(string Object, IReadOnlyList<RawJson> Data, string? NextCursor);
 
 /// <summary>The 202 body of an accepted cancel.</summary>
 public sealed record CancelAccepted(string RunId, string Object, string Status);

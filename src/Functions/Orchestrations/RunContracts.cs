@@ -6,7 +6,7 @@ namespace AgentRuns.Functions.Orchestrations;
 // any Durable data converter round-trips it unchanged.
 
 /// <summary>The orchestration's input: what the run needs, fixed at creation.</summary>
-public sealed record RunOrchestrationInput(string TenantId, string RunId, string InputJson, int SignalTimeoutSeconds);
+public sealed record RunOrchestrationInput(string TenantId, string RunId, string InputJson, int SignalTimeoutSeconds, string Agent = Agents.AgentNames.Scripted);
 
 /// <summary>Input of <c>WriteRun</c>: one numbered write of the orchestration to its run.</summary>
 public sealed record WriteRunInput(string TenantId, string RunId, RunWrite Write);
@@ -15,14 +15,21 @@ public sealed record WriteRunInput(string TenantId, string RunId, RunWrite Write
 public sealed record ExpireRequestInput(string TenantId, string RunId, string RequestId);
 
 /// <summary>A human's accepted answer, raised to the orchestration. Its event in the log was written when it was accepted.</summary>
-public sealed record SignalEvent(string RequestId, string Action, string? PayloadJson, DateTimeOffset AcceptedAt)
+public sealed record SignalEvent(
+    string RequestId, string Action, string? PayloadJson, DateTimeOffset AcceptedAt, Model.Actor? Actor = null, string? ApprovedActionJson = null)
 {
     public static SignalEvent From(Answer answer)
     {
         ArgumentNullException.ThrowIfNull(answer);
-        return new SignalEvent(answer.RequestId, answer.Action, answer.PayloadJson, answer.AcceptedAt);
+        return new SignalEvent(answer.RequestId, answer.Action, answer.PayloadJson, answer.AcceptedAt, answer.Actor, answer.ApprovedActionJson);
     }
 }
+
+/// <summary>Raised to the orchestration when a request's deadline was moved (it plans its timers again).</summary>
+public sealed record DeadlineMovedEvent(string RequestId, DateTimeOffset ExpiresAt);
+
+/// <summary>Input of <c>RemindHuman</c>: a reminder of this request, this many seconds before its deadline, is due.</summary>
+public sealed record RemindInput(string TenantId, string RunId, string RequestId, int SecondsBefore);
 
 /// <summary>Raised to the orchestration when a user cancelled the run (the record already says so).</summary>
 public sealed record CancelEvent(DateTimeOffset RequestedAt);
@@ -32,4 +39,5 @@ public static class RunEventNames
 {
     public const string Signal = "signal";
     public const string Cancel = "cancel";
+    public const string DeadlineMoved = "deadline_moved";
 }

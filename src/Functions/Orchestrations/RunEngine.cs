@@ -30,6 +30,9 @@ public interface IRunEngine
     /// <summary>Tells the orchestration that its run was cancelled; false when it could not (it stops at its next write).</summary>
     Task<bool> RaiseCancelAsync(string runId, CancelEvent cancel);
 
+    /// <summary>Tells the orchestration that a request's deadline moved; if this is lost, its deadline timer finds out.</summary>
+    Task<bool> RaiseDeadlineMovedAsync(string runId, DeadlineMovedEvent moved);
+
     Task<(EngineState State, string? Detail)> GetStateAsync(string runId, CancellationToken cancellationToken = default);
 
     Task TerminateAsync(string runId, string reason, CancellationToken cancellationToken = default);
@@ -82,6 +85,8 @@ public sealed partial class RunEngine(DurableTaskClient durable, ILogger logger)
     public Task<bool> RaiseSignalAsync(string runId, SignalEvent signal) => RaiseAsync(runId, RunEventNames.Signal, signal);
 
     public Task<bool> RaiseCancelAsync(string runId, CancelEvent cancel) => RaiseAsync(runId, RunEventNames.Cancel, cancel);
+
+    public Task<bool> RaiseDeadlineMovedAsync(string runId, DeadlineMovedEvent moved) => RaiseAsync(runId, RunEventNames.DeadlineMoved, moved);
 
     public async Task<(EngineState State, string? Detail)> GetStateAsync(string runId, CancellationToken cancellationToken = default)
     {

@@ -74,9 +74,10 @@ public static partial class RunOrchestration
     {
         private readonly Task<CancelEvent> _cancel = context.WaitForExternalEvent<CancelEvent>(RunEventNames.Cancel);
 
-        // One outstanding signal wait at a time, kept across human waits: a new waiter is created only after the previous
-        // one received an event, so no abandoned waiter can swallow a later signal.
+        // One outstanding wait per event name at a time, kept across human waits: a new waiter is created only after the
+        // previous one received an event, so no abandoned waiter can swallow a later event.
         private Task<SignalEvent>? _signal;
+        private Task<DeadlineMovedEvent>? _moved;
         private int _writes;
 
         public async Task<string> RunAsync()
@@ -86,7 +87,7 @@ public static partial class RunOrchestration
                 return "ended";
             }
 
-            var humanInputs = new List<string>();
+            var answers = new List<HumanAnswer>();
             for (var step = 0; ; step++)
             {
                 if (_cancel.IsCompleted)
@@ -98,17 +99,24 @@ public static partial class RunOrchestration
                 try
                 {
                     decision = await context.CallActivityAsync<AgentDecision>(
-                        nameof(RunActivities.InvokeAgent), new AgentStepInput(input.RunId, input.InputJson, step, [.. humanInputs]), AgentRetry);
+                        nameof(RunActivities.InvokeAgent), new AgentStepInput(input.RunId, input.InputJson, step, [.. answers], input.TenantId, input.Agent), AgentRetry);
                 }
                 catch (TaskFailedException ex)
                 {
                     return await CompleteAsync(RunEnding.Failed(RunReasonCodes.AgentError, ex.FailureDetails.ErrorMessage));
                 }
 
+                // What the agent did on its way (a model's message, a tool it ran) is in the log before its decision takes effect.
+                if (decision.Notes is { Count: > 0 } notes && decision.Kind != AgentDecisionKind.Work
+                    && await WriteAsync(new RunWrite(++_writes, RunWriteKind.Progress, Step: step + 1, Notes: notes)) == WriteOutcome.Ended)
+                {
+                    return "ended";
+                }
+
                 switch (decision.Kind)
                 {
                     case AgentDecisionKind.Work:
-                        var progress = new RunWrite(++_writes, RunWriteKind.Progress, Step: step + 1, Tool: decision.Tool, Summary: decision.Summary);
+                        var progress = new RunWrite(++_writes, RunWriteKind.Progress, Step: step + 1, Tool: decision.Tool, Summary: decision.Summary, Notes: decision.Notes);
                         if (await WriteAsync(progress) == WriteOutcome.Ended)
                         {
                             return "ended";
@@ -122,7 +130,8 @@ public static partial class RunOrchestration
                         break;
 
                     case AgentDecisionKind.AskHuman:
-                        var signal = await AwaitHumanAsync(decision);
+                        var request = decision.Request ?? throw new InvalidOperationException("The agent asked a human without a request.");
+                        var signal = await AwaitHumanAsync(request);
                         if (signal is null)
                         {
                             return "ended";
@@ -133,11 +142,7 @@ public static partial class RunOrchestration
                             return await CompleteAsync(RunEnding.Failed(RunReasonCodes.Rejected, RejectReason(signal)));
                         }
 
-                        if (signal.Action == SignalActions.SubmitInput && signal.PayloadJson is not null)
-                        {
-                            humanInputs.Add(signal.PayloadJson);
-                        }
-
+                        answers.Add(new HumanAnswer(signal.RequestId, request.InputKind, signal.Action, signal.PayloadJson, signal.ApprovedActionJson, signal.Actor));
                         break;
 
                     case AgentDecisionKind.Finish:
@@ -198,74 +203,114 @@ public static partial class RunOrchestration
             return false;
         }
 
-        /// <summary>Opens a request and waits for its answer; null when the run ended instead (timeout, cancel).</summary>
-        private async Task<SignalEvent?> AwaitHumanAsync(AgentDecision decision)
+        /// <summary>
+        /// Opens a request and waits for its answer; null when the run ended instead (timeout, cancel). Besides the answer and
+        /// a cancel, two timers run: the deadline (the record and the clock decide it, through <c>ExpireRequest</c>) and the
+        /// next reminder (written through <c>RemindHuman</c>). A moved deadline (an extension) plans both again.
+        /// </summary>
+        private async Task<SignalEvent?> AwaitHumanAsync(HumanRequestSpec spec)
         {
-            var inputKind = decision.InputKind!;
-            var expiresAt = new DateTimeOffset(context.CurrentUtcDateTime.AddSeconds(input.SignalTimeoutSeconds), TimeSpan.Zero);
+            var timeoutSeconds = spec.TimeoutSeconds ?? input.SignalTimeoutSeconds;
             var request = new PendingRequest(
                 RequestId: context.NewGuid().ToString("D"),
-                InputKind: inputKind,
-                Prompt: decision.Prompt ?? "",
-                AllowedActions: decision.AllowedActions ?? InputKinds.DefaultActionsFor(inputKind),
-                ExpiresAt: expiresAt,
-                ProposedActionJson: decision.ProposedActionJson);
+                InputKind: spec.InputKind,
+                Prompt: spec.Prompt,
+                AllowedActions: spec.AllowedActions ?? InputKinds.DefaultActionsFor(spec.InputKind),
+                ExpiresAt: new DateTimeOffset(context.CurrentUtcDateTime.AddSeconds(timeoutSeconds), TimeSpan.Zero),
+                ProposedActionJson: spec.ProposedActionJson,
+                ResponseSchemaJson: spec.ResponseSchemaJson,
+                AllowEdits: spec.AllowEdits,
+                TimeoutSeconds: timeoutSeconds,
+                Reminders: spec.Reminders ?? []);
             if (await WriteAsync(new RunWrite(++_writes, RunWriteKind.OpenRequest, Request: request)) == WriteOutcome.Ended)
             {
                 return null;
             }
 
-            var deadline = expiresAt.UtcDateTime;
-#pragma warning disable DURABLE0011 // Each turn consumes one raised signal or one timer; history grows only with what clients send.
+            var expiresAt = request.ExpiresAt.UtcDateTime;
+            var deadline = expiresAt;
+            var sent = new HashSet<int>();
+#pragma warning disable DURABLE0011 // Each turn consumes one raised event or one timer; history grows only with what clients send.
             while (true)
             {
-                using var timerCancellation = new CancellationTokenSource();
-                var timer = context.CreateTimer(deadline, timerCancellation.Token);
+                // The next reminder still ahead of us: the largest lead time not yet sent whose time has not passed.
+                var now = context.CurrentUtcDateTime;
+                int? reminder = request.Reminders!.Where(r => !sent.Contains(r) && expiresAt.AddSeconds(-r) > now).Select(r => (int?)r).FirstOrDefault();
+                using var timers = new CancellationTokenSource();
+                var deadlineTimer = context.CreateTimer(deadline, timers.Token);
+                var reminderTimer = reminder is { } lead ? context.CreateTimer(expiresAt.AddSeconds(-lead), timers.Token) : null;
+                Task winner;
                 while (true)
                 {
                     _signal ??= context.WaitForExternalEvent<SignalEvent>(RunEventNames.Signal);
-                    var winner = await Task.WhenAny(_signal, timer, _cancel);
-                    if (winner == _signal)
+                    _moved ??= context.WaitForExternalEvent<DeadlineMovedEvent>(RunEventNames.DeadlineMoved);
+                    Task[] waits = reminderTimer is null ? [_signal, deadlineTimer, _cancel, _moved] : [_signal, deadlineTimer, _cancel, _moved, reminderTimer];
+                    winner = await Task.WhenAny(waits);
+                    if (winner != _signal)
                     {
-                        var signal = await _signal;
-                        _signal = null;
-                        if (signal.RequestId != request.RequestId)
-                        {
-                            continue; // an answer to an earlier question, or one raised twice: discard it, keep waiting
-                        }
+                        break;
+                    }
 
-                        timerCancellation.Cancel();
+                    var signal = await _signal;
+                    _signal = null;
+                    if (signal.RequestId == request.RequestId)
+                    {
+                        timers.Cancel();
                         return signal;
                     }
 
-                    if (winner == _cancel)
+                    // An answer to an earlier question, or one raised twice: discard it, keep waiting on the same timers.
+                }
+
+                timers.Cancel(); // the timers that did not fire
+                if (winner == _cancel)
+                {
+                    return null;
+                }
+
+                if (winner == _moved)
+                {
+                    var update = await _moved;
+                    _moved = null;
+                    if (update.RequestId == request.RequestId)
                     {
-                        timerCancellation.Cancel();
-                        return null;
+                        (expiresAt, deadline) = (update.ExpiresAt.UtcDateTime, update.ExpiresAt.UtcDateTime);
+                        sent.Clear();
                     }
 
-                    break; // the timer fired
+                    continue;
                 }
 
-                // The timer fired. The clock and the record decide: a signal that got there first wins; a timer that fired
-                // early waits out the rest.
-                ExpireOutcome expiry;
-                try
+                if (winner == reminderTimer)
                 {
-                    expiry = await context.CallActivityAsync<ExpireOutcome>(
-                        nameof(RunActivities.ExpireRequest), new ExpireRequestInput(input.TenantId, input.RunId, request.RequestId), WriteRetry);
-                }
-                catch (TaskFailedException ex)
-                {
-                    throw new RunWriteFailedException(ex.FailureDetails.ErrorMessage);
+                    var reminded = await CallAsync<RemindOutcome>(
+                        nameof(RunActivities.RemindHuman), new RemindInput(input.TenantId, input.RunId, request.RequestId, reminder!.Value));
+                    sent.Add(reminder.Value);
+                    if (reminded.ExpiresAt is { } current && current.UtcDateTime != expiresAt)
+                    {
+                        (expiresAt, deadline) = (current.UtcDateTime, current.UtcDateTime);
+                        sent.Clear();
+                    }
+
+                    continue;
                 }
 
+                // The deadline timer fired. The clock and the record decide: a signal that got there first wins; a timer that
+                // fired early, or a deadline that moved, waits out the rest.
+                var expiry = await CallAsync<ExpireOutcome>(
+                    nameof(RunActivities.ExpireRequest), new ExpireRequestInput(input.TenantId, input.RunId, request.RequestId));
                 switch (expiry.Verdict)
                 {
                     case ExpireVerdict.Answered:
                         return SignalEvent.From(expiry.Answer ?? throw new InvalidOperationException("An answered request has no answer."));
                     case ExpireVerdict.NotYet:
-                        var next = expiry.ExpiresAt!.Value.UtcDateTime + TimerSlack;
+                        var current = expiry.ExpiresAt!.Value.UtcDateTime;
+                        if (current != expiresAt)
+                        {
+                            (expiresAt, sent) = (current, []);
+                        }
+
+                        var next = current + TimerSlack;
                         deadline = next > context.CurrentUtcDateTime ? next : context.CurrentUtcDateTime + TimerSlack;
                         continue;
                     default:
@@ -273,6 +318,19 @@ public static partial class RunOrchestration
                 }
             }
 #pragma warning restore DURABLE0011
+        }
+
+        /// <summary>An activity that writes to the run; failing past its retries, it sends the run down the engine-failure path.</summary>
+        private async Task<T> CallAsync<T>(string name, object activityInput)
+        {
+            try
+            {
+                return await context.CallActivityAsync<T>(name, activityInput, WriteRetry);
+            }
+            catch (TaskFailedException ex)
+            {
+                throw new RunWriteFailedException(ex.FailureDetails.ErrorMessage);
+            }
         }
     }
 }

@@ -23,6 +23,8 @@ public static class RunsDurableRegistry
             input => sp.GetRequiredService<RunActivities>().WriteRun(input, CancellationToken.None)));
         registry.AddActivity(nameof(RunActivities.InvokeAgent), sp => new ServiceActivity<AgentStepInput, AgentDecision>(
             input => sp.GetRequiredService<RunActivities>().InvokeAgent(input, CancellationToken.None)));
+        registry.AddActivity(nameof(RunActivities.RemindHuman), sp => new ServiceActivity<RemindInput, RemindOutcome>(
+            input => sp.GetRequiredService<RunActivities>().RemindHuman(input, CancellationToken.None)));
         registry.AddActivity(nameof(RunActivities.ExpireRequest), sp => new ServiceActivity<ExpireRequestInput, ExpireOutcome>(
             input => sp.GetRequiredService<RunActivities>().ExpireRequest(input, CancellationToken.None)));
         return registry;

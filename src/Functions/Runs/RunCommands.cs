@@ -25,6 +25,7 @@ public enum RunWriteKind
 /// A write of the orchestration. <see cref="Index"/> counts its writes (1, 2, 3…, deterministic under replay): the record
 /// keeps the last one applied, so an activity that runs twice applies its write once.
 /// </summary>
+/// <param name="Notes">For <see cref="RunWriteKind.Progress"/>: one <c>run.worker.progress</c> each (else Tool and Summary make one).</param>
 public sealed record RunWrite(
     int Index,
     RunWriteKind Kind,
@@ -32,7 +33,8 @@ public sealed record RunWrite(
     string? Tool = null,
     string? Summary = null,
     PendingRequest? Request = null,
-    RunEnding? Ending = null);
+    RunEnding? Ending = null,
+    IReadOnlyList<Agents.ProgressNote>? Notes = null);
 
 /// <summary>How a run ends when its agent finishes or fails.</summary>
 public sealed record RunEnding(string Status, string? OutputJson = null, bool OutputRedacted = false, RunError? Error = null)
@@ -72,9 +74,19 @@ public enum SignalVerdict
     NotFound,
     NotAwaitingInput,
     ActionNotAllowed,
+
+    /// <summary>The payload does not fit the request: it fails its <c>response_schema</c> (422), or edits the proposed action
+    /// of a request that does not allow edits (400).</summary>
+    InvalidPayload,
 }
 
-public sealed record SignalOutcome(SignalVerdict Verdict, Answer? Answer = null, string? Detail = null, IReadOnlyList<string>? AllowedActions = null);
+public sealed record SignalOutcome(
+    SignalVerdict Verdict,
+    Answer? Answer = null,
+    string? Detail = null,
+    IReadOnlyList<string>? AllowedActions = null,
+    int Status = 0,
+    IReadOnlyList<ProblemError>? Errors = null);
 
 public enum CancelOutcome
 {
@@ -99,3 +111,31 @@ public enum ExpireVerdict
 }
 
 public sealed record ExpireOutcome(ExpireVerdict Verdict, Answer? Answer = null, DateTimeOffset? ExpiresAt = null);
+
+public enum RemindVerdict
+{
+    /// <summary><c>run.input_reminder</c> was appended (or had been, by an earlier attempt).</summary>
+    Sent,
+
+    /// <summary>The deadline moved: this reminder is not due yet; plan again from <see cref="RemindOutcome.ExpiresAt"/>.</summary>
+    NotYet,
+
+    /// <summary>The request was answered, expired or the run ended: no reminder.</summary>
+    Gone,
+}
+
+public sealed record RemindOutcome(RemindVerdict Verdict, DateTimeOffset? ExpiresAt = null);
+
+public enum ExtendVerdict
+{
+    Extended,
+    NotFound,
+
+    /// <summary>The run does not wait on that request, or its deadline has passed.</summary>
+    NotAwaitingInput,
+
+    /// <summary>The new deadline is not later than now, or further than the longest a run may wait.</summary>
+    Invalid,
+}
+
+public sealed record ExtendOutcome(ExtendVerdict Verdict, DateTimeOffset? PreviousExpiresAt = null, DateTimeOffset? ExpiresAt = null, string? Detail = null);

@@ -8,34 +8,66 @@ public sealed record NewEvent(string Type, string ValueJson, bool Redacted = fal
 /// <summary>What each event type says (docs/api.md, Events): the one place event values are shaped.</summary>
 public static class RunEventValues
 {
-    public static NewEvent Created(string inputJson, string? metadataJson) =>
+    public static NewEvent Created(string inputJson, string? metadataJson, string agent = Agents.AgentNames.Scripted) =>
         new(RunEventTypes.Created, JsonText.Object(w =>
         {
             w.WriteRaw("input", inputJson);
             w.WriteRaw("metadata", metadataJson);
+            w.WriteString("agent", agent);
         }));
 
     public static NewEvent Started() => new(RunEventTypes.Started, "{}");
 
-    public static NewEvent Progress(int step, string tool, string summary) =>
+    /// <param name="argumentsJson">A tool's arguments, secrets already masked.</param>
+    public static NewEvent Progress(int step, string tool, string summary, string? argumentsJson = null) =>
         new(RunEventTypes.Progress, JsonText.Object(w =>
         {
             w.WriteNumber("step", step);
             w.WriteString("tool", tool);
             w.WriteString("summary", summary);
+            if (argumentsJson is not null)
+            {
+                w.WriteRaw("arguments", argumentsJson);
+            }
         }));
 
     public static NewEvent AwaitingInput(PendingRequest request) => new(RunEventTypes.AwaitingInput, request.ToJson());
 
     /// <param name="loggedPayloadJson">The payload with secrets masked: what the log may show.</param>
-    public static NewEvent SignalReceived(string requestId, string action, string? loggedPayloadJson, bool redacted, Actor? actor) =>
+    /// <param name="arguments">For an approval of an action with arguments: the proposed and the approved arguments.</param>
+    public static NewEvent SignalReceived(
+        string requestId, string action, string? loggedPayloadJson, bool redacted, Actor? actor, (string? Proposed, string? Approved)? arguments = null) =>
         new(RunEventTypes.SignalReceived, JsonText.Object(w =>
         {
             w.WriteString("request_id", requestId);
             w.WriteString("action", action);
             w.WriteRaw("payload", loggedPayloadJson);
+            if (arguments is { } a)
+            {
+                w.WriteRaw("proposed_arguments", a.Proposed);
+                w.WriteRaw("approved_arguments", a.Approved);
+                w.WriteBoolean("edited", !string.Equals(a.Proposed, a.Approved, StringComparison.Ordinal));
+            }
+
             WriteActor(w, actor);
         }), redacted);
+
+    public static NewEvent InputReminder(string requestId, DateTimeOffset expiresAt, int secondsBefore) =>
+        new(RunEventTypes.InputReminder, JsonText.Object(w =>
+        {
+            w.WriteString("request_id", requestId);
+            w.WriteTimestamp("expires_at", expiresAt);
+            w.WriteNumber("seconds_before", secondsBefore);
+        }));
+
+    public static NewEvent InputExtended(string requestId, DateTimeOffset expiresAt, DateTimeOffset previousExpiresAt, Actor? actor) =>
+        new(RunEventTypes.InputExtended, JsonText.Object(w =>
+        {
+            w.WriteString("request_id", requestId);
+            w.WriteTimestamp("expires_at", expiresAt);
+            w.WriteTimestamp("previous_expires_at", previousExpiresAt);
+            WriteActor(w, actor);
+        }));
 
     public static NewEvent Succeeded(string outputJson, bool redacted) =>
         new(RunEventTypes.Succeeded, JsonText.Object(w => w.WriteRaw("output", outputJson)), redacted);

@@ -16,11 +16,36 @@ public static class RunMapper
             UpdatedAt: run.UpdatedAt,
             Input: new RawJson(run.InputJson),
             Metadata: RawJson.OrNull(run.MetadataJson),
+            Agent: run.Agent,
             SignalTimeoutSeconds: run.SignalTimeoutSeconds,
             PendingInput: run.Status == RunStatus.AwaitingInput && run.Pending is { } pending ? new RawJson(pending.ToJson()) : null,
             Output: RawJson.OrNull(run.OutputJson),
             Error: run.Error is null ? null : new RawJson(RunEventValues.ErrorJson(run.Error)),
-            LastEventSeq: run.LastEventSeq);
+            LastEventSeq: run.LastEventSeq,
+            LastAnswer: run.LastAnswer is { } answer ? new RawJson(LastAnswer(answer)) : null);
+    }
+
+    /// <summary>Who answered the run's last request, how and when (not what: the payload is in the log, masked).</summary>
+    public static string LastAnswer(Answer answer)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        return JsonText.Object(w =>
+        {
+            w.WriteString("request_id", answer.RequestId);
+            w.WriteString("action", answer.Action);
+            w.WriteTimestamp("accepted_at", answer.AcceptedAt);
+            if (answer.Actor is { } actor)
+            {
+                w.WriteStartObject("actor");
+                w.WriteString("key_id", actor.KeyId);
+                w.WriteString("name", actor.Name);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("actor");
+            }
+        });
     }
 
     public static RunEventResource ToResource(RunEvent e)

@@ -27,6 +27,9 @@ public sealed record RunRecord
 
     public required int SignalTimeoutSeconds { get; init; }
 
+    /// <summary>The agent the run chose (<c>scripted</c>, <c>model</c>, <c>worker:…</c>).</summary>
+    public string Agent { get; init; } = Agents.AgentNames.Scripted;
+
     /// <summary>The request the run waits on, while <see cref="Status"/> is awaiting_input.</summary>
     public PendingRequest? Pending { get; init; }
 
@@ -44,17 +47,35 @@ public sealed record RunRecord
     /// <summary>How many of its numbered writes the orchestration has applied: a retried write is recognised and not applied twice.</summary>
     public int AppliedWrites { get; init; }
 
+    /// <summary>The reminders of the pending request already sent (seconds before its deadline), since it opened or was extended.</summary>
+    public IReadOnlyList<int> RemindersSent { get; init; } = [];
+
+    /// <summary>The cancel that ended the run, if one did: its retry is told accepted again.</summary>
+    public string? CancelAttempt { get; init; }
+
+    /// <summary>The key of the pending request's row in the tenant's inbox, when it has one (kept by the run store).</summary>
+    public string? InboxKey { get; init; }
+
     public bool IsTerminal => RunStatus.IsTerminal(Status);
 }
 
 /// <summary>What a run waits for: stored with the run and shown as <c>pending_input</c> and in <c>run.awaiting_input</c>.</summary>
+/// <param name="ResponseSchemaJson">JSON Schema (2020-12) of what the human supplies: a <c>submit_input</c> payload, or the
+/// <c>arguments</c> of an approve with edits.</param>
+/// <param name="AllowEdits">An <c>approve</c> may replace the proposed action's arguments (<c>payload.arguments</c>).</param>
+/// <param name="TimeoutSeconds">How long the human was given when the request opened.</param>
+/// <param name="Reminders">Seconds before <see cref="ExpiresAt"/> at which <c>run.input_reminder</c> goes out while unanswered.</param>
 public sealed record PendingRequest(
     string RequestId,
     string InputKind,
     string Prompt,
     IReadOnlyList<string> AllowedActions,
     DateTimeOffset ExpiresAt,
-    string? ProposedActionJson = null)
+    string? ProposedActionJson = null,
+    string? ResponseSchemaJson = null,
+    bool AllowEdits = false,
+    int TimeoutSeconds = 0,
+    IReadOnlyList<int>? Reminders = null)
 {
     public string ReasonCode => InputKinds.ReasonCodeFor(InputKind);
 
@@ -68,24 +89,40 @@ public sealed record PendingRequest(
         w.WriteStrings("allowed_actions", AllowedActions);
         w.WriteTimestamp("expires_at", ExpiresAt);
         w.WriteRaw("proposed_action", ProposedActionJson);
+        w.WriteRaw("response_schema", ResponseSchemaJson);
+        w.WriteBoolean("allow_edits", AllowEdits);
+        w.WriteNumber("timeout_seconds", TimeoutSeconds);
+        w.WriteStartArray("reminders");
+        foreach (var reminder in Reminders ?? [])
+        {
+            w.WriteNumberValue(reminder);
+        }
+
+        w.WriteEndArray();
     });
 
     public static PendingRequest FromJson(string json)
     {
         using var document = JsonDocument.Parse(json);
         var root = document.RootElement;
-        var proposed = root.TryGetProperty("proposed_action", out var p) && p.ValueKind != JsonValueKind.Null ? p.GetRawText() : null;
         return new PendingRequest(
             root.GetProperty("request_id").GetString()!,
             root.GetProperty("input_kind").GetString()!,
             root.GetProperty("prompt").GetString()!,
             [.. root.GetProperty("allowed_actions").EnumerateArray().Select(a => a.GetString()!)],
             root.GetProperty("expires_at").GetDateTimeOffset(),
-            proposed);
+            StoredJson.Raw(root, "proposed_action"),
+            StoredJson.Raw(root, "response_schema"),
+            root.TryGetProperty("allow_edits", out var edits) && edits.ValueKind == JsonValueKind.True,
+            root.TryGetProperty("timeout_seconds", out var timeout) && timeout.TryGetInt32(out var seconds) ? seconds : 0,
+            root.TryGetProperty("reminders", out var reminders) && reminders.ValueKind == JsonValueKind.Array
+                ? [.. reminders.EnumerateArray().Select(r => r.GetInt32())]
+                : []);
     }
 }
 
 /// <summary>An accepted answer to a request.</summary>
+/// <param name="ApprovedActionJson">For an approve: the action approved (the proposed one, with the human's arguments if edited).</param>
 /// <param name="IdempotencyKey">The idempotency key of the request that answered, if it had one: its retry gets the same 202.</param>
 /// <param name="PayloadJson">What the human sent (the run goes on with it); dropped once the orchestration has consumed the answer.</param>
 public sealed record Answer(
@@ -95,7 +132,8 @@ public sealed record Answer(
     Actor? Actor,
     string? IdempotencyKey,
     string? PayloadJson,
-    bool Consumed = false)
+    bool Consumed = false,
+    string? ApprovedActionJson = null)
 {
     public string ToJson() => JsonText.Object(w =>
     {
@@ -117,6 +155,7 @@ public sealed record Answer(
 
         w.WriteRaw("payload", PayloadJson);
         w.WriteBoolean("consumed", Consumed);
+        w.WriteRaw("approved_action", ApprovedActionJson);
     });
 
     public static Answer FromJson(string json)
@@ -135,9 +174,19 @@ public sealed record Answer(
             root.GetProperty("accepted_at").GetDateTimeOffset(),
             actor,
             root.TryGetProperty("idempotency_key", out var k) ? k.GetString() : null,
-            root.TryGetProperty("payload", out var p) && p.ValueKind != JsonValueKind.Null ? p.GetRawText() : null,
-            root.TryGetProperty("consumed", out var c) && c.GetBoolean());
+            StoredJson.Raw(root, "payload"),
+            root.TryGetProperty("consumed", out var c) && c.GetBoolean(),
+            StoredJson.Raw(root, "approved_action"));
     }
+
+}
+
+/// <summary>Reads the stored JSON of requests and answers.</summary>
+internal static class StoredJson
+{
+    /// <summary>The raw text of a member, or null when it is absent or null.</summary>
+    public static string? Raw(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value.GetRawText() : null;
 }
 
 /// <summary>An event as it is stored: numbered by the write that appended it.</summary>

@@ -70,7 +70,7 @@ public sealed partial class RunRepairer(
 
             case RepairKind.Start:
                 LogAction(logger, open.RunId, "starting its orchestration");
-                await engine.StartAsync(new RunOrchestrationInput(run!.TenantId, run.RunId, run.InputJson, run.SignalTimeoutSeconds));
+                await engine.StartAsync(new RunOrchestrationInput(run!.TenantId, run.RunId, run.InputJson, run.SignalTimeoutSeconds, run.Agent));
                 await index.RescheduleAsync(open, now.AddSeconds(o.StartGraceSeconds), cancellationToken);
                 break;
 

@@ -1,3 +1,4 @@
+using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Orchestrations;
 using AgentRuns.Functions.Security;
@@ -13,7 +14,7 @@ namespace AgentRuns.Functions.Runs;
 /// not cancelled by the client going away.
 /// </summary>
 public sealed partial class RunService(
-    RunStore runs, PayloadRedactor redactor, IOptions<RunOptions> options, TimeProvider time, ILogger<RunService> logger)
+    RunStore runs, AgentCatalog agents, PayloadRedactor redactor, IOptions<RunOptions> options, TimeProvider time, ILogger<RunService> logger)
 {
     /// <param name="seed">Set for a request with an idempotency key: the run id derives from it, so a retry that takes over
     /// from an attempt that died finds that attempt's run instead of making a second one.</param>
@@ -22,11 +23,17 @@ public sealed partial class RunService(
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(engine);
+        var agent = request.Agent ?? agents.Default;
+        if (await agents.UnavailableBecauseAsync(caller.TenantId, agent, cancellationToken) is { } unavailable)
+        {
+            throw ApiException.AgentNotAvailable(unavailable);
+        }
+
         var createdAt = seed?.CreatedAt ?? time.GetUtcNow();
         var runId = seed is null ? RunIds.New(createdAt) : RunIds.FromSeed(createdAt, seed.Key);
         var creation = RunTransitions.Create(
             caller.TenantId, runId, request.InputJson, request.MetadataJson,
-            request.SignalTimeoutSeconds ?? options.Value.DefaultSignalTimeoutSeconds, createdAt);
+            request.SignalTimeoutSeconds ?? options.Value.DefaultSignalTimeoutSeconds, createdAt, agent);
 
         // From here on the client going away changes nothing: the run is made and started, or the repairer starts it.
         var run = await runs.CreateAsync(creation, CancellationToken.None)
@@ -34,7 +41,7 @@ public sealed partial class RunService(
             : await runs.GetAsync(caller.TenantId, runId, CancellationToken.None) ?? throw new InvalidOperationException($"Run {runId} collided and is gone.");
         if (run.Status == RunStatus.Queued)
         {
-            await engine.StartAsync(new RunOrchestrationInput(run.TenantId, run.RunId, run.InputJson, run.SignalTimeoutSeconds));
+            await engine.StartAsync(new RunOrchestrationInput(run.TenantId, run.RunId, run.InputJson, run.SignalTimeoutSeconds, run.Agent));
         }
 
         LogCreated(logger, run.RunId, caller.TenantId);
@@ -73,8 +80,11 @@ public sealed partial class RunService(
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(engine);
         var logged = request.PayloadJson is null ? null : redactor.Redact(request.PayloadJson);
+        // Every attempt carries a key the answer records: the request's idempotency key, or one of its own. A write whose
+        // response was lost and that the storage client retried then finds its own answer, and says accepted, not 409.
         var command = new SignalCommand(
-            request.Action, request.RequestId, request.PayloadJson, logged?.Json, logged?.Redacted ?? false, caller.Actor, seed?.Key);
+            request.Action, request.RequestId, request.PayloadJson, logged?.Json, logged?.Redacted ?? false, caller.Actor,
+            seed?.Key ?? $"attempt:{Guid.NewGuid():N}");
 
         // Validated: from here the client going away cancels nothing. The decision is written, then raised.
         var outcome = await runs.ApplyAsync(caller.TenantId, runId, (run, now) => RunTransitions.AcceptSignal(run, command, now), CancellationToken.None);
@@ -87,6 +97,8 @@ public sealed partial class RunService(
             case SignalVerdict.ActionNotAllowed:
                 throw ApiException.InvalidSignalType(
                     $"The pending request accepts {string.Join(", ", outcome.AllowedActions!)}; '{request.Action}' is not one of them.");
+            case SignalVerdict.InvalidPayload:
+                throw ApiException.InvalidSignalPayload(outcome.Detail!, outcome.Status, outcome.Errors);
         }
 
         var answer = outcome.Answer!;
@@ -100,11 +112,55 @@ public sealed partial class RunService(
         return new SignalAccepted(runId, answer.RequestId, answer.Action, "accepted", answer.AcceptedAt, answer.Actor);
     }
 
+    /// <summary>Moves the deadline of the run's pending request; the orchestration is told so it plans its timers again.</summary>
+    public async Task<RequestExtended> ExtendAsync(
+        Caller caller, string runId, string requestId, ExtendRequest request, IRunEngine engine, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(engine);
+        var longest = TimeSpan.FromSeconds(options.Value.MaxSignalTimeoutSeconds);
+
+        // "By n seconds" is fixed against the deadline read now, once: a retried write must not add the seconds twice.
+        var target = request.ExpiresAt;
+        if (target is null)
+        {
+            var run = await runs.GetAsync(caller.TenantId, runId, cancellationToken) ?? throw ApiException.RunNotFound(runId);
+            target = run.Pending is { } pending && pending.RequestId == requestId ? pending.ExpiresAt.AddSeconds(request.ExtendBySeconds ?? 0) : time.GetUtcNow();
+        }
+
+        var outcome = await runs.ApplyAsync(
+            caller.TenantId, runId, (run, now) => RunTransitions.Extend(run, requestId, target.Value, longest, caller.Actor, now), CancellationToken.None);
+        switch (outcome.Verdict)
+        {
+            case ExtendVerdict.NotFound:
+                throw ApiException.RunNotFound(runId);
+            case ExtendVerdict.NotAwaitingInput:
+                throw ApiException.RunNotAwaitingInput(outcome.Detail!);
+            case ExtendVerdict.Invalid:
+                throw ApiException.InvalidRequest(outcome.Detail!);
+        }
+
+        await engine.RaiseDeadlineMovedAsync(runId, new DeadlineMovedEvent(requestId, outcome.ExpiresAt!.Value));
+        return new RequestExtended("request.extension", runId, requestId, outcome.ExpiresAt!.Value, outcome.PreviousExpiresAt!.Value);
+    }
+
+    /// <summary>The tenant's pending requests across runs, soonest deadline first; expired ones (about to be closed) left out.</summary>
+    public async Task<RequestList> ListPendingRequestsAsync(Caller caller, string? cursor, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var now = time.GetUtcNow();
+        var (page, next) = await runs.ListPendingAsync(caller.TenantId, cursor, limit, cancellationToken);
+        var data = page.Where(p => p.Request.ExpiresAt > now).Select(p => new RawJson(RequestResources.Pending(p.RunId, p.Request))).ToList();
+        return new RequestList("list", data, next is null ? null : RequestResources.EncodeCursor(next));
+    }
+
     public async Task<CancelAccepted> CancelAsync(Caller caller, string runId, IRunEngine engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(engine);
-        switch (await runs.ApplyAsync(caller.TenantId, runId, (run, now) => RunTransitions.Cancel(run, caller.Actor, now), CancellationToken.None))
+        var attempt = Guid.NewGuid().ToString("N");
+        switch (await runs.ApplyAsync(caller.TenantId, runId, (run, now) => RunTransitions.Cancel(run, caller.Actor, now, attempt), CancellationToken.None))
         {
             case CancelOutcome.NotFound:
                 throw ApiException.RunNotFound(runId);

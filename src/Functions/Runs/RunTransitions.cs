@@ -1,4 +1,6 @@
+using System.Text.Json;
 using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Schemas;
 
 namespace AgentRuns.Functions.Runs;
 
@@ -23,7 +25,8 @@ public static class RunTransitions
 {
     /// <summary>A new run: queued, with <c>run.created</c> as its first event.</summary>
     public static RunTransition<RunRecord> Create(
-        string tenantId, string runId, string inputJson, string? metadataJson, int signalTimeoutSeconds, DateTimeOffset createdAt)
+        string tenantId, string runId, string inputJson, string? metadataJson, int signalTimeoutSeconds, DateTimeOffset createdAt,
+        string agent = Agents.AgentNames.Scripted)
     {
         var empty = new RunRecord
         {
@@ -35,8 +38,9 @@ public static class RunTransitions
             InputJson = inputJson,
             MetadataJson = metadataJson,
             SignalTimeoutSeconds = signalTimeoutSeconds,
+            Agent = agent,
         };
-        var change = Change(empty, empty, empty, createdAt, RunEventValues.Created(inputJson, metadataJson));
+        var change = Change(empty, empty, empty, createdAt, RunEventValues.Created(inputJson, metadataJson, agent));
         return change with { Outcome = change.Next! };
     }
 
@@ -71,14 +75,15 @@ public static class RunTransitions
                 return Change(WriteOutcome.Applied, run, next with { Status = RunStatus.Running }, now, RunEventValues.Started());
 
             case RunWriteKind.Progress:
-                return Change(
-                    WriteOutcome.Applied, run, next with { Status = RunStatus.Running }, now,
-                    RunEventValues.Progress(write.Step, write.Tool ?? "work", write.Summary ?? ""));
+                NewEvent[] progress = write.Notes is { Count: > 0 } notes
+                    ? [.. notes.Select(n => RunEventValues.Progress(write.Step, n.Tool, n.Summary, n.ArgumentsJson))]
+                    : [RunEventValues.Progress(write.Step, write.Tool ?? "work", write.Summary ?? "")];
+                return Change(WriteOutcome.Applied, run, next with { Status = RunStatus.Running }, now, progress);
 
             case RunWriteKind.OpenRequest:
                 var request = write.Request ?? throw new ArgumentException("An OpenRequest write needs its request.", nameof(write));
                 return Change(
-                    WriteOutcome.Applied, run, next with { Status = RunStatus.AwaitingInput, Pending = request }, now,
+                    WriteOutcome.Applied, run, next with { Status = RunStatus.AwaitingInput, Pending = request, RemindersSent = [] }, now,
                     RunEventValues.AwaitingInput(request));
 
             case RunWriteKind.Complete:
@@ -141,17 +146,112 @@ public static class RunTransitions
             return new(new SignalOutcome(SignalVerdict.ActionNotAllowed, AllowedActions: pending.AllowedActions));
         }
 
-        var answer = new Answer(pending.RequestId, command.Action, now, command.Actor, command.IdempotencyKey, command.PayloadJson);
+        // The answer must fit the request: edits only where allowed, and what the human supplies must match the schema.
+        var edited = command.Action == SignalActions.Approve ? RequestAnswers.EditedArguments(command.PayloadJson) : null;
+        if (edited is not null && !pending.AllowEdits)
+        {
+            return Invalid(400, $"Request '{pending.RequestId}' does not allow edits: approve it without payload.arguments.", []);
+        }
+
+        var supplied = command.Action == SignalActions.SubmitInput ? command.PayloadJson : edited;
+        if (supplied is not null && pending.ResponseSchemaJson is { } schema && ResponseSchemas.Validate(schema, supplied) is { Count: > 0 } errors)
+        {
+            var what = command.Action == SignalActions.SubmitInput ? "payload" : "payload.arguments";
+            return Invalid(422, $"The {what} does not conform to the request's response_schema.", errors);
+        }
+
+        var approved = command.Action == SignalActions.Approve ? RequestAnswers.ApprovedAction(pending.ProposedActionJson, edited) : null;
+        var answer = new Answer(pending.RequestId, command.Action, now, command.Actor, command.IdempotencyKey, command.PayloadJson, ApprovedActionJson: approved);
+        var arguments = command.Action == SignalActions.Approve && (edited is not null || RequestAnswers.Arguments(pending.ProposedActionJson) is not null)
+            ? (RequestAnswers.Arguments(pending.ProposedActionJson), edited ?? RequestAnswers.Arguments(pending.ProposedActionJson))
+            : ((string?, string?)?)null;
         return Change(
             new SignalOutcome(SignalVerdict.Accepted, answer), run,
-            run with { Status = RunStatus.Running, Pending = null, LastAnswer = answer }, now,
-            RunEventValues.SignalReceived(pending.RequestId, command.Action, command.LoggedPayloadJson ?? command.PayloadJson, command.PayloadRedacted, command.Actor));
+            run with { Status = RunStatus.Running, Pending = null, LastAnswer = answer, RemindersSent = [] }, now,
+            RunEventValues.SignalReceived(
+                pending.RequestId, command.Action, command.LoggedPayloadJson ?? command.PayloadJson, command.PayloadRedacted, command.Actor, arguments));
 
         static RunTransition<SignalOutcome> NotAwaiting(string detail) => new(new SignalOutcome(SignalVerdict.NotAwaitingInput, Detail: detail));
+
+        static RunTransition<SignalOutcome> Invalid(int status, string detail, IReadOnlyList<ProblemError> errors) =>
+            new(new SignalOutcome(SignalVerdict.InvalidPayload, Detail: detail, Status: status, Errors: errors));
     }
 
-    /// <summary>A user's cancel: the run ends at once with <c>run.cancelled</c>; the orchestration stops at its next step.</summary>
-    public static RunTransition<CancelOutcome> Cancel(RunRecord? run, Actor? actor, DateTimeOffset now)
+    /// <summary>
+    /// A reminder of the pending request, <paramref name="secondsBefore"/> its deadline: appended once, only while the request is
+    /// unanswered and its deadline not passed, and only once it is due (the deadline may have moved since it was planned).
+    /// </summary>
+    public static RunTransition<RemindOutcome> Remind(RunRecord? run, string requestId, int secondsBefore, DateTimeOffset now)
+    {
+        if (run is null || run.IsTerminal || run.Pending is not { } pending || !string.Equals(pending.RequestId, requestId, StringComparison.Ordinal)
+            || now >= pending.ExpiresAt)
+        {
+            return new(new RemindOutcome(RemindVerdict.Gone));
+        }
+
+        if (run.RemindersSent.Contains(secondsBefore))
+        {
+            return new(new RemindOutcome(RemindVerdict.Sent, pending.ExpiresAt));
+        }
+
+        if (now < pending.ExpiresAt.AddSeconds(-secondsBefore).AddSeconds(-1))
+        {
+            return new(new RemindOutcome(RemindVerdict.NotYet, pending.ExpiresAt));
+        }
+
+        return Change(
+            new RemindOutcome(RemindVerdict.Sent, pending.ExpiresAt), run,
+            run with { RemindersSent = [.. run.RemindersSent, secondsBefore] }, now,
+            RunEventValues.InputReminder(pending.RequestId, pending.ExpiresAt, secondsBefore));
+    }
+
+    /// <summary>
+    /// Moves the deadline of the pending request. Decided by the same record and clock as the deadline itself: a request whose
+    /// deadline has passed cannot be extended, so of an extension and a timeout exactly one wins. The reminders start over
+    /// from the new deadline.
+    /// </summary>
+    public static RunTransition<ExtendOutcome> Extend(
+        RunRecord? run, string requestId, DateTimeOffset expiresAt, TimeSpan longestWait, Actor? actor, DateTimeOffset now)
+    {
+        if (run is null)
+        {
+            return new(new ExtendOutcome(ExtendVerdict.NotFound));
+        }
+
+        if (run.Status != RunStatus.AwaitingInput || run.Pending is not { } pending || !string.Equals(pending.RequestId, requestId, StringComparison.Ordinal))
+        {
+            return new(new ExtendOutcome(ExtendVerdict.NotAwaitingInput, Detail: $"Run '{run.RunId}' is not awaiting input for request '{requestId}'."));
+        }
+
+        if (now >= pending.ExpiresAt)
+        {
+            return new(new ExtendOutcome(
+                ExtendVerdict.NotAwaitingInput, Detail: $"Request '{requestId}' expired at {ApiJson.FormatTimestamp(pending.ExpiresAt)}."));
+        }
+
+        if (expiresAt <= now || expiresAt > now + longestWait)
+        {
+            return new(new ExtendOutcome(
+                ExtendVerdict.Invalid, Detail: $"The new deadline must be after now and at most {(int)longestWait.TotalSeconds} seconds from now."));
+        }
+
+        if (expiresAt == pending.ExpiresAt)
+        {
+            return new(new ExtendOutcome(ExtendVerdict.Extended, pending.ExpiresAt, expiresAt)); // already there: nothing to write
+        }
+
+        var moved = pending with { ExpiresAt = expiresAt };
+        return Change(
+            new ExtendOutcome(ExtendVerdict.Extended, pending.ExpiresAt, expiresAt), run,
+            run with { Pending = moved, RemindersSent = [] }, now,
+            RunEventValues.InputExtended(requestId, expiresAt, pending.ExpiresAt, actor));
+    }
+
+    /// <summary>
+    /// A user's cancel: the run ends at once with <c>run.cancelled</c>; the orchestration stops at its next step.
+    /// <paramref name="attempt"/> names this cancel: the same attempt finding the run cancelled by itself is accepted again.
+    /// </summary>
+    public static RunTransition<CancelOutcome> Cancel(RunRecord? run, Actor? actor, DateTimeOffset now, string? attempt = null)
     {
         if (run is null)
         {
@@ -160,12 +260,14 @@ public static class RunTransitions
 
         if (run.IsTerminal)
         {
-            return new(CancelOutcome.NotCancellable);
+            return new(attempt is not null && string.Equals(run.CancelAttempt, attempt, StringComparison.Ordinal)
+                ? CancelOutcome.Accepted
+                : CancelOutcome.NotCancellable);
         }
 
         var error = new RunError(RunReasonCodes.CancelledByUser, "Cancelled by the user.");
         return Change(
-            CancelOutcome.Accepted, run, run with { Status = RunStatus.Cancelled, Pending = null, Error = error }, now,
+            CancelOutcome.Accepted, run, run with { Status = RunStatus.Cancelled, Pending = null, Error = error, CancelAttempt = attempt }, now,
             RunEventValues.Cancelled(RunReasonCodes.CancelledByUser, actor));
     }
 

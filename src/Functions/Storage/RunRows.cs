@@ -10,7 +10,9 @@ namespace AgentRuns.Functions.Storage;
 /// so a run's record and the events a change appends are written in one entity-group transaction:
 /// <list type="bullet">
 /// <item><c>r|{run id}</c>: the run record (run ids sort newest first, so the tenant's runs list is one range scan);</item>
-/// <item><c>e|{run id}|{seq, 10 digits}</c>: the run's events, read in order by a range scan.</item>
+/// <item><c>e|{run id}|{seq, 10 digits}</c>: the run's events, read in order by a range scan;</item>
+/// <item><c>q|{deadline, ticks}|{run id}|{request id}</c>: the tenant's inbox, a row per pending request, soonest deadline first,
+/// written and removed in the same transaction as the change that opens, moves or closes the request.</item>
 /// </list>
 /// The one mapping between <see cref="RunRecord"/> / <see cref="RunEvent"/> and table entities.
 /// </summary>
@@ -18,6 +20,7 @@ public static class RunRows
 {
     public const string RecordPrefix = "r|";
     public const string EventPrefix = "e|";
+    public const string InboxPrefix = "q|";
 
     /// <summary>Sorts after every key of the same prefix (run ids and seqs use only letters, digits and '_').</summary>
     public const string End = "~";
@@ -28,6 +31,33 @@ public static class RunRows
     public static string RecordKey(string runId) => RecordPrefix + runId;
 
     public static string EventKey(string runId, long seq) => $"{EventPrefix}{runId}|{seq.ToString("D10", CultureInfo.InvariantCulture)}";
+
+    public static string InboxKey(string runId, PendingRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return $"{InboxPrefix}{request.ExpiresAt.UtcTicks.ToString("D19", CultureInfo.InvariantCulture)}|{runId}|{request.RequestId}";
+    }
+
+    /// <summary>The inbox row of a pending request: enough to list it without reading the run.</summary>
+    public static TableEntity ToInboxEntity(string tenantId, string runId, DateTimeOffset runCreatedAt, PendingRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var entity = new TableEntity(tenantId, InboxKey(runId, request))
+        {
+            ["RunId"] = runId,
+            ["RequestId"] = request.RequestId,
+            ["ExpiresAt"] = request.ExpiresAt,
+            ["RunCreatedAt"] = runCreatedAt,
+        };
+        LargeText.Write(entity, "PendingJson", request.ToJson());
+        return CheckSize(entity);
+    }
+
+    public static (string RunId, PendingRequest Request) ToInboxItem(TableEntity entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        return (entity.GetString("RunId"), PendingRequest.FromJson(LargeText.Read(entity, "PendingJson")!));
+    }
 
     /// <summary>The seq of an event row, from its key.</summary>
     public static long SeqOf(string eventRowKey)
@@ -45,8 +75,12 @@ public static class RunRows
             ["CreatedAt"] = run.CreatedAt,
             ["UpdatedAt"] = run.UpdatedAt,
             ["SignalTimeoutSeconds"] = run.SignalTimeoutSeconds,
+            ["Agent"] = run.Agent,
             ["LastEventSeq"] = run.LastEventSeq,
             ["AppliedWrites"] = run.AppliedWrites,
+            ["RemindersSent"] = string.Join(',', run.RemindersSent.Select(r => r.ToString(CultureInfo.InvariantCulture))),
+            ["InboxKey"] = run.InboxKey,
+            ["CancelAttempt"] = run.CancelAttempt,
         };
         LargeText.Write(entity, "InputJson", run.InputJson);
         LargeText.Write(entity, "MetadataJson", run.MetadataJson);
@@ -79,12 +113,18 @@ public static class RunRows
             InputJson = LargeText.Read(entity, "InputJson") ?? "{}",
             MetadataJson = LargeText.Read(entity, "MetadataJson"),
             SignalTimeoutSeconds = entity.GetInt32("SignalTimeoutSeconds") ?? 0,
+            Agent = entity.GetString("Agent") ?? Agents.AgentNames.Scripted,
             Pending = pending is null ? null : PendingRequest.FromJson(pending),
             LastAnswer = answer is null ? null : Answer.FromJson(answer),
             OutputJson = LargeText.Read(entity, "OutputJson"),
             Error = error is null ? null : new RunError(JsonText.StringMember(error, "reason_code")!, JsonText.StringMember(error, "reason")),
             LastEventSeq = entity.GetInt64("LastEventSeq") ?? 0,
             AppliedWrites = entity.GetInt32("AppliedWrites") ?? 0,
+            RemindersSent = entity.GetString("RemindersSent") is { Length: > 0 } sent
+                ? [.. sent.Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))]
+                : [],
+            InboxKey = entity.GetString("InboxKey"),
+            CancelAttempt = entity.GetString("CancelAttempt"),
         };
     }
 

@@ -90,6 +90,26 @@ public sealed partial class RunStore(
             }
 
             var next = transition.Next!;
+            var actions = new List<TableTransactionAction>();
+
+            // The inbox follows the pending request, in the same transaction: opened, moved (a new deadline), or closed.
+            var inboxKey = next.Status == Model.RunStatus.AwaitingInput && next.Pending is { } pending ? RunRows.InboxKey(runId, pending) : null;
+            if (!string.Equals(inboxKey, run.InboxKey, StringComparison.Ordinal))
+            {
+                if (run.InboxKey is { } stale)
+                {
+                    actions.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(tenantId, stale), ETag.All));
+                }
+
+                if (inboxKey is not null)
+                {
+                    actions.Add(new TableTransactionAction(
+                        TableTransactionActionType.UpsertReplace, RunRows.ToInboxEntity(tenantId, runId, next.CreatedAt, next.Pending!)));
+                }
+
+                next = next with { InboxKey = inboxKey };
+            }
+
             if (next.LastAnswer is { Consumed: false } answer && !ReferenceEquals(answer, run.LastAnswer))
             {
                 // Until the orchestration takes this answer in, the repairer is to look soon: it raises the answer again if it was lost.
@@ -97,7 +117,7 @@ public sealed partial class RunStore(
             }
 
             await outbox.BeforeAppendAsync(tenantId, runId, transition.Events!, cancellationToken);
-            var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, RunRows.ToEntity(next), etag) };
+            actions.Insert(0, new TableTransactionAction(TableTransactionActionType.UpdateReplace, RunRows.ToEntity(next), etag));
             actions.AddRange(transition.Events!.Select(e => new TableTransactionAction(TableTransactionActionType.Add, RunRows.ToEntity(tenantId, runId, e))));
             try
             {
@@ -146,6 +166,31 @@ public sealed partial class RunStore(
         }
 
         return (page, null);
+    }
+
+    /// <summary>
+    /// The tenant's pending requests, soonest deadline first, after <paramref name="cursor"/> (an inbox key this returned): one
+    /// range scan of the inbox rows, whatever the number of finished runs.
+    /// </summary>
+    public async Task<(IReadOnlyList<(string RunId, PendingRequest Request)> Requests, string? NextCursor)> ListPendingAsync(
+        string tenantId, string? cursor, int limit, CancellationToken cancellationToken = default)
+    {
+        var after = cursor ?? RunRows.InboxPrefix;
+        var end = RunRows.InboxPrefix + RunRows.End;
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {tenantId} and RowKey gt {after} and RowKey lt {end}");
+        var page = new List<(string, PendingRequest, string)>(limit + 1);
+        await foreach (var entity in _runs.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(limit + 1, 1000), cancellationToken: cancellationToken))
+        {
+            var (runId, request) = RunRows.ToInboxItem(entity);
+            page.Add((runId, request, entity.RowKey));
+            if (page.Count > limit)
+            {
+                break;
+            }
+        }
+
+        var next = page.Count > limit ? page[limit - 1].Item3 : null;
+        return ([.. page.Take(limit).Select(p => (p.Item1, p.Item2))], next);
     }
 
     /// <summary>The run's events with seq greater than <paramref name="afterSeq"/>, ascending, at most <paramref name="limit"/>.</summary>

@@ -125,7 +125,7 @@ public sealed class StorageTests
         var run = (await host.Runs.GetAsync(tenant, runId))!;
         Assert.Equal(input, run.InputJson);
         var created = Assert.Single(await host.Runs.ReadEventsAsync(tenant, runId, 0, 10));
-        Assert.Equal("{\"input\":" + input + ",\"metadata\":null}", created.ValueJson);
+        Assert.Equal("{\"input\":" + input + ",\"metadata\":null,\"agent\":\"scripted\"}", created.ValueJson);
     }
 
     [Fact]

@@ -96,6 +96,19 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
             return webhooks;
         }
 
+        // Requests for human input: the inbox, and moving a deadline.
+        var requests = ActivatorUtilities.CreateInstance<RequestFunctions>(host.Services);
+        if (path == "/v1/requests" && method == "GET")
+        {
+            return requests.ListRequests(request);
+        }
+
+        var extend = ExtendRoute().Match(path);
+        if (extend.Success && method == "POST")
+        {
+            return requests.ExtendRequest(request, Uri.UnescapeDataString(extend.Groups["id"].Value), Uri.UnescapeDataString(extend.Groups["rid"].Value), durable);
+        }
+
         var match = RunRoute().Match(path);
         if (!match.Success)
         {
@@ -144,4 +157,7 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
 
     [GeneratedRegex("^/v1/runs/(?<id>[^/]+)(?<rest>/events/stream|/events|/signal|/cancel)?$")]
     private static partial Regex RunRoute();
+
+    [GeneratedRegex("^/v1/runs/(?<id>[^/]+)/requests/(?<rid>[^/]+)/extend$")]
+    private static partial Regex ExtendRoute();
 }

@@ -20,7 +20,7 @@ public sealed class RunTransitionsTests
         Assert.Equal(1, created.Outcome.LastEventSeq);
         var e = Assert.Single(created.Events!);
         Assert.Equal((1L, RunEventTypes.Created), (e.Seq, e.Type));
-        Assert.Equal("""{"input":""" + input + ""","metadata":{"k":"v"}}""", e.ValueJson);
+        Assert.Equal("""{"input":""" + input + ""","metadata":{"k":"v"},"agent":"scripted"}""", e.ValueJson);
     }
 
     [Fact]
@@ -142,6 +142,16 @@ public sealed class RunTransitionsTests
         Assert.Contains("\"key_id\":\"key_0123456789abcdef\"", Assert.Single(cancel.Events!).ValueJson, StringComparison.Ordinal);
         Assert.Equal(CancelOutcome.NotCancellable, RunTransitions.Cancel(cancel.Next, Operator, T0).Outcome);
         Assert.Equal(ExpireVerdict.Ended, RunTransitions.Expire(cancel.Next, "r1", T0.AddHours(1)).Outcome.Verdict);
+    }
+
+    [Fact]
+    public void ACancelWhoseWriteLandedButWasRetried_IsAcceptedAgain_AnotherCancelIsNot()
+    {
+        var cancelled = RunTransitions.Cancel(Running(), Operator, T0, attempt: "a1").Next!;
+
+        Assert.Equal(CancelOutcome.Accepted, RunTransitions.Cancel(cancelled, Operator, T0, attempt: "a1").Outcome);
+        Assert.Equal(CancelOutcome.NotCancellable, RunTransitions.Cancel(cancelled, Operator, T0, attempt: "a2").Outcome);
+        Assert.False(RunTransitions.Cancel(cancelled, Operator, T0, attempt: "a1").Writes);
     }
 
     [Fact]

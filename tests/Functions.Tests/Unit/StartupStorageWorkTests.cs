@@ -34,6 +34,11 @@ public sealed class StartupStorageWorkTests
         var tableCount = storage.TableNames.Count;
         Assert.True(tableCount >= 4, $"RunTables asked for {tableCount} tables");
         await Eventually.GetAsync(() => Task.FromResult(storage.Created.Count), c => c == tableCount, TimeSpan.FromSeconds(10), "every table");
+
+        // The success line is logged right after the last table is made: wait for it rather than race it.
+        await Eventually.GetAsync(
+            () => Task.FromResult(logs.Lines.Any(l => l.StartsWith("Information", StringComparison.Ordinal) && l.Contains("after 4 attempts", StringComparison.Ordinal))),
+            found => found, TimeSpan.FromSeconds(10), "the success line");
         Assert.Equal(storage.TableNames.Order(), storage.Created.Order());
         Assert.Equal(3 + tableCount, storage.CreateCalls);
         var warnings = logs.Lines.Where(l => l.StartsWith("Warning", StringComparison.Ordinal)).ToList();

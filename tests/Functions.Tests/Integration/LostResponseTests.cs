@@ -1,0 +1,121 @@
+using AgentRuns.Functions.Idempotency;
+using AgentRuns.Functions.Model;
+using AgentRuns.Functions.Runs;
+using AgentRuns.Functions.Storage;
+using AgentRuns.Functions.Tests.Support;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Data.Tables;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace AgentRuns.Functions.Tests.Integration;
+
+/// <summary>
+/// A write that lands while its response is lost, so the storage client sends it again: the retry must recognise its own
+/// write (a claim, an accepted answer, a cancel) instead of reporting another request's.
+/// </summary>
+public sealed class LostResponseTests
+{
+    [Fact]
+    public async Task AnIdempotencyClaim_WhoseInsertLandedButWhoseResponseWasLost_IsOwnedByItsRetry()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var (tables, loss) = TablesLosingResponses(host, "Idem");
+        var store = new IdempotencyStore(tables, Options.Create(new IdempotencyOptions()), TimeProvider.System);
+        loss.LoseNext(HttpMethod: "POST");
+
+        var claim = await store.ClaimAsync("t-" + Guid.NewGuid().ToString("N")[..8], "POST", "/v1/runs", Guid.NewGuid().ToString(), "fp", CancellationToken.None);
+
+        Assert.Equal(1, loss.Lost);
+        Assert.IsType<IdempotencyClaim.Owned>(claim);
+    }
+
+    [Fact]
+    public async Task AnAcceptedSignal_WhoseWriteLandedButWhoseResponseWasLost_IsAcceptedOnce_NotRefused()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var (tables, loss) = TablesLosingResponses(host, "Runs");
+        var store = new RunStore(
+            tables, new OpenRunIndex(tables), new RunEventNotifier(), new NoEventOutbox(), Options.Create(new RepairOptions()), TimeProvider.System,
+            NullLogger<RunStore>.Instance);
+        var (tenant, runId) = await WaitingRunAsync(host);
+        var command = new SignalCommand(SignalActions.Approve, null, null, null, false, new Actor("key_x", "x"), "attempt:1");
+        loss.LoseNext(HttpMethod: "POST");
+
+        var outcome = await store.ApplyAsync(tenant, runId, (run, now) => RunTransitions.AcceptSignal(run, command, now));
+
+        Assert.Equal(1, loss.Lost);
+        Assert.Equal(SignalVerdict.Replayed, outcome.Verdict); // its own answer, found on the retry's re-read
+        Assert.Single(await host.Runs.ReadEventsAsync(tenant, runId, 0, 100), e => e.Type == RunEventTypes.SignalReceived);
+    }
+
+    [Fact]
+    public async Task ACancel_WhoseWriteLandedButWhoseResponseWasLost_IsAccepted()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var (tables, loss) = TablesLosingResponses(host, "Runs");
+        var store = new RunStore(
+            tables, new OpenRunIndex(tables), new RunEventNotifier(), new NoEventOutbox(), Options.Create(new RepairOptions()), TimeProvider.System,
+            NullLogger<RunStore>.Instance);
+        var (tenant, runId) = await WaitingRunAsync(host);
+        loss.LoseNext(HttpMethod: "POST");
+
+        var outcome = await store.ApplyAsync(tenant, runId, (run, now) => RunTransitions.Cancel(run, null, now, attempt: "c1"));
+
+        Assert.Equal(1, loss.Lost);
+        Assert.Equal(CancelOutcome.Accepted, outcome);
+        Assert.Single(await host.Runs.ReadEventsAsync(tenant, runId, 0, 100), e => e.Type == RunEventTypes.Cancelled);
+    }
+
+    private static async Task<(string Tenant, string RunId)> WaitingRunAsync(RunsTestHost host)
+    {
+        var (tenant, runId) = await StorageTests.NewRunAsync(host);
+        await host.Runs.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(1, RunWriteKind.Start), now));
+        var request = new PendingRequest("req", InputKinds.Approval, "Send?", SignalActions.All, DateTimeOffset.UtcNow.AddMinutes(5));
+        await host.Runs.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(2, RunWriteKind.OpenRequest, Request: request), now));
+        return (tenant, runId);
+    }
+
+    /// <summary>The host's tables, through a client whose next matching request reaches storage and then "loses" its response.</summary>
+    private static (RunTables Tables, LoseResponse Loss) TablesLosingResponses(RunsTestHost host, string tableSuffix)
+    {
+        var loss = new LoseResponse(host.TablePrefix + tableSuffix);
+        var options = new TableClientOptions();
+        options.AddPolicy(loss, HttpPipelinePosition.PerRetry);
+        options.Retry.Delay = TimeSpan.FromMilliseconds(50);
+        var o = new RunStorageOptions
+        {
+            ConnectionString = Azurite.ConnectionString,
+            RunsTable = host.TablePrefix + "Runs",
+            OpenRunsTable = host.TablePrefix + "Open",
+            IdempotencyTable = host.TablePrefix + "Idem",
+            ApiKeysTable = host.TablePrefix + "Keys",
+        };
+        return (new RunTables(new TableServiceClient(Azurite.ConnectionString, options), o), loss);
+    }
+
+    private sealed class LoseResponse(string table) : HttpPipelinePolicy
+    {
+        private string? _method;
+
+        public int Lost { get; private set; }
+
+        public void LoseNext(string HttpMethod) => _method = HttpMethod;
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) => throw new NotSupportedException();
+
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            await ProcessNextAsync(message, pipeline);
+            var uri = message.Request.Uri.ToString();
+            if (_method is not null && message.Request.Method.Method == _method && (uri.Contains(table, StringComparison.Ordinal) || uri.Contains("$batch", StringComparison.Ordinal))
+                && message.Response.Status is >= 200 and < 300)
+            {
+                _method = null;
+                Lost++;
+                throw new IOException("The response was lost on its way back.");
+            }
+        }
+    }
+}
