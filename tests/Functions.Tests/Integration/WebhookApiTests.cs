@@ -228,7 +228,8 @@ public sealed class WebhookApiTests
         var pending = await Eventually.GetAsync(
             () => host.WebhookOutbox.PendingAsync(api.TenantId), p => p.Count == 3, what: "three deliveries in the outbox");
         Assert.Equal(
-            [$"{awaitingSeq} run.awaiting_input {all}", $"{awaitingSeq} run.awaiting_input {awaiting}", $"{endSeq} run.worker.succeeded {all}"],
+            new[] { $"{awaitingSeq} run.awaiting_input {all}", $"{awaitingSeq} run.awaiting_input {awaiting}", $"{endSeq} run.worker.succeeded {all}" }
+                .Order(StringComparer.Ordinal),
             pending.Select(d => $"{d.Seq} {d.EventType} {d.WebhookId}").Order(StringComparer.Ordinal));
         Assert.All(pending, d => Assert.Equal(runId, d.RunId));
 
@@ -376,6 +377,32 @@ public sealed class WebhookApiTests
         Assert.Empty(await host.WebhookOutbox.PendingAsync(api.TenantId));
         Assert.Single(host.Receivers.ReceivedBy(url));
         Assert.Equal(runId, RunIdOf(host.Receivers.ReceivedBy(url)[0]));
+    }
+
+    [Fact]
+    public async Task RemindersExtensionsAndATimeout_AreDeliveredAsTheLogHasThem()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var url = Url();
+        await CreateAsync(api, url, null);
+        var runId = await api.CreateRunAsync(Plan("""{"type":"approval","timeout_seconds":3,"reminders":[2]}"""));
+        var awaiting = await api.WaitForEventAsync(runId, "run.awaiting_input");
+        var requestId = Value(awaiting).GetProperty("request_id").GetString()!;
+        Assert.Equal(200, (await api.PostAsync($"/v1/runs/{runId}/requests/{requestId}/extend", """{"extend_by_seconds":1}""")).Status);
+
+        var events = await api.WaitForEndAsync(runId, TimeSpan.FromSeconds(30));
+        var wanted = events.Where(e => WebhookEvents.IsSupported(Type(e))).ToList();
+        Assert.Equal(
+            ["run.awaiting_input", "run.cancelled", "run.input_extended", "run.input_reminder"], Types(wanted).Order(StringComparer.Ordinal));
+        var received = await Eventually.GetAsync(
+            () => Task.FromResult(host.Receivers.ReceivedBy(url)), r => r.Count == wanted.Count, what: "every webhook event of the run");
+        foreach (var e in wanted)
+        {
+            var delivered = received.Single(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("data").GetProperty("event").GetProperty("seq").GetInt64()
+                                                  == e.GetProperty("seq").GetInt64());
+            Assert.Equal(e.GetRawText(), JsonDocument.Parse(delivered.Body).RootElement.GetProperty("data").GetProperty("event").GetRawText());
+        }
     }
 
     /// <summary>A fresh public URL per subscription, so each test reads only its own receiver.</summary>
