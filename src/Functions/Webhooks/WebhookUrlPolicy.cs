@@ -17,6 +17,9 @@ public sealed class WebhookUrlPolicy(IOptions<WebhookOptions> options, IWebhookH
 {
     public const int MaxUrlLength = 2048;
 
+    /// <summary>How long a create waits for the host name to resolve.</summary>
+    private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(5);
+
     private bool AllowLoopback => options.Value.AllowLoopback;
 
     /// <summary>The URL, checked as a subscription's target (its host resolved), or why it is refused.</summary>
@@ -36,13 +39,19 @@ public sealed class WebhookUrlPolicy(IOptions<WebhookOptions> options, IWebhookH
         }
         else
         {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(ResolveTimeout);
             try
             {
-                addresses = await resolver.ResolveAsync(host!, cancellationToken);
+                addresses = await resolver.ResolveAsync(host!, deadline.Token);
             }
             catch (SocketException)
             {
                 return (null, $"The host '{Shorten(host!)}' does not resolve.");
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return (null, $"The host '{Shorten(host!)}' did not resolve within {ResolveTimeout.TotalSeconds:0} s.");
             }
 
             if (addresses.Count == 0)

@@ -234,6 +234,15 @@ public sealed class WebhookUrlPolicyTests
         Assert.Contains("webhook-id: msg_1", request, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AHostThatDoesNotResolveInTime_IsRefused_WithoutWaitingForever()
+    {
+        var policy = new WebhookUrlPolicy(Options.Create(new WebhookOptions()), new HangingResolver());
+        var (uri, refusal) = await policy.CheckAsync("https://slow-dns.test/hook", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Null(uri);
+        Assert.Contains("did not resolve within", refusal, StringComparison.Ordinal);
+    }
+
     private static WebhookUrlPolicy Policy(bool allowLoopback) =>
         new(Options.Create(new WebhookOptions { AllowLoopback = allowLoopback }), new FakeResolver());
 
@@ -264,6 +273,16 @@ public sealed class WebhookUrlPolicyTests
             Names.TryGetValue(host, out var addresses)
                 ? Task.FromResult<IReadOnlyList<IPAddress>>(addresses)
                 : throw new SocketException((int)SocketError.HostNotFound);
+    }
+
+    /// <summary>Never answers until cancelled.</summary>
+    private sealed class HangingResolver : IWebhookHostResolver
+    {
+        public async Task<IReadOnlyList<IPAddress>> ResolveAsync(string host, CancellationToken cancellationToken)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return [];
+        }
     }
 
     /// <summary>Answers the first address once, then the second.</summary>
