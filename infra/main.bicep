@@ -150,6 +150,9 @@ var tableNames = {
   openRuns: 'OpenRuns'
   idempotency: 'Idempotency'
   apiKeys: 'ApiKeys'
+  webhooks: 'Webhooks'
+  webhookOutbox: 'WebhookOutbox'
+  webhookAttempts: 'WebhookAttempts'
 }
 
 // Settings the application code reads (Section__Key). Adding one is one line here.
@@ -164,6 +167,9 @@ var appSettings = {
   RunStorage__OpenRunsTable: tableNames.openRuns
   RunStorage__IdempotencyTable: tableNames.idempotency
   RunStorage__ApiKeysTable: tableNames.apiKeys
+  RunStorage__WebhooksTable: tableNames.webhooks
+  RunStorage__WebhookOutboxTable: tableNames.webhookOutbox
+  RunStorage__WebhookAttemptsTable: tableNames.webhookAttempts
   // An API request waits at most ~(timeout x (retries + 1)) on storage that does not answer, then gets 503.
   RunStorage__NetworkTimeoutSeconds: '5'
   RunStorage__MaxRetries: '2'
@@ -186,6 +192,17 @@ var appSettings = {
   Security__RedactedFieldNames: redactedFieldNames
   Idempotency__RetentionHours: string(idempotencyRetentionHours)
   Idempotency__LockSeconds: string(idempotencyLockSeconds)
+  // Webhooks (DeliverWebhooks every minute, PurgeWebhookAttempts hourly): see docs/api.md, "Webhooks". Never loopback in Azure.
+  Webhooks__AllowLoopback: 'false'
+  Webhooks__RetryScheduleSeconds: '5,300,1800,7200,18000,36000,36000'
+  Webhooks__AttemptTimeoutSeconds: '15'
+  Webhooks__SubscriptionCacheSeconds: '30'
+  Webhooks__MissingEventGraceSeconds: '300'
+  Webhooks__DispatchIntervalSeconds: '60'
+  Webhooks__BatchSize: '100'
+  Webhooks__MaxConcurrentDeliveries: '8'
+  Webhooks__MaxPerTenant: '20'
+  Webhooks__AttemptRetentionDays: '30'
   // No development key in Azure: mint keys with src/Tools (see docs/deploy.md).
   Auth__DevelopmentKey: ''
   Auth__DevelopmentTenant: 'dev'

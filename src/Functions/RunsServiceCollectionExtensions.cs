@@ -6,6 +6,7 @@ using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Streaming;
+using AgentRuns.Functions.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -39,6 +40,12 @@ public static class RunsServiceCollectionExtensions
 
         services.AddOptions<RepairOptions>().BindConfiguration(RepairOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
 
+        services.AddOptions<WebhookOptions>()
+            .BindConfiguration(WebhookOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => o.RetryDelays().All(d => d <= TimeSpan.FromDays(2)), "Webhooks:RetryScheduleSeconds: each delay is at most 172800 seconds.")
+            .ValidateOnStart();
+
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName);
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
@@ -51,7 +58,17 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<RunEventStream>();
         services.TryAddSingleton<RunTables>();
         services.TryAddSingleton<OpenRunIndex>();
-        services.TryAddSingleton<IEventOutbox, NoEventOutbox>();
+        services.TryAddSingleton<IWebhookHostResolver, DnsWebhookHostResolver>();
+        services.TryAddSingleton<WebhookUrlPolicy>();
+        services.TryAddSingleton<IWebhookTransport, HttpWebhookTransport>();
+        services.TryAddSingleton<WebhookSubscriptionStore>();
+        services.TryAddSingleton<WebhookOutboxIndex>();
+        services.TryAddSingleton<WebhookAttemptLog>();
+        services.TryAddSingleton<WebhookSubscriptionCache>();
+        services.TryAddSingleton<WebhookKicks>();
+        services.TryAddSingleton<IEventOutbox, WebhookOutbox>();
+        services.TryAddSingleton<WebhookDispatcher>();
+        services.TryAddSingleton<WebhookService>();
         services.TryAddSingleton<RunStore>();
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<IAgent, ScriptedAgent>();
@@ -65,6 +82,7 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<ApiEndpoint>();
         services.AddHostedService<TableInitializer>();
         services.AddHostedService<DevelopmentKeySeeder>();
+        services.AddHostedService<WebhookKickService>();
         return services;
     }
 }

@@ -68,6 +68,12 @@ public sealed class ApiException(int status, string reasonCode, string title, st
     public static ApiException RunNotCancellable(string runId) =>
         new(409, ReasonCodes.RunNotCancellable, "Run not cancellable", $"Run '{runId}' has already ended.");
 
+    public static ApiException WebhookNotFound(string webhookId) =>
+        new(404, ReasonCodes.WebhookNotFound, "Webhook not found", $"No webhook with id '{Truncate(webhookId)}' exists.");
+
+    public static ApiException InvalidWebhookUrl(string detail) =>
+        new(400, ReasonCodes.InvalidWebhookUrl, "Invalid webhook URL", detail);
+
     public static ApiException StorageUnavailable(int retryAfterSeconds)
     {
         var problem = new ApiException(503, ReasonCodes.StorageUnavailable, "Storage unavailable",
@@ -102,4 +108,6 @@ public static class ReasonCodes
     public const string StorageUnavailable = "storage_unavailable";
     public const string InternalError = "internal_error";
     public const string NotFound = "not_found";
+    public const string WebhookNotFound = "webhook_not_found";
+    public const string InvalidWebhookUrl = "invalid_webhook_url";
 }

@@ -32,6 +32,18 @@ public sealed class RunStorageOptions
     [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
     public string ApiKeysTable { get; set; } = "ApiKeys";
 
+    /// <summary>Webhook subscriptions, one partition per tenant (see <see cref="WebhookSubscriptionStore"/>).</summary>
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string WebhooksTable { get; set; } = "Webhooks";
+
+    /// <summary>Webhook deliveries not done yet, for the dispatcher (see <see cref="WebhookOutboxIndex"/>).</summary>
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string WebhookOutboxTable { get; set; } = "WebhookOutbox";
+
+    /// <summary>Webhook delivery attempts, one partition per subscription (see <see cref="WebhookAttemptLog"/>).</summary>
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string WebhookAttemptsTable { get; set; } = "WebhookAttempts";
+
     /// <summary>
     /// How long one storage request may take before it is retried (seconds). With <see cref="MaxRetries"/> this bounds how long an
     /// API request waits on storage that does not answer before it gets 503 storage_unavailable.

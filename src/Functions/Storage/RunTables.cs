@@ -25,6 +25,9 @@ public sealed class RunTables
         OpenRuns = service.GetTableClient(o.OpenRunsTable);
         Idempotency = service.GetTableClient(o.IdempotencyTable);
         ApiKeys = service.GetTableClient(o.ApiKeysTable);
+        Webhooks = service.GetTableClient(o.WebhooksTable);
+        WebhookOutbox = service.GetTableClient(o.WebhookOutboxTable);
+        WebhookAttempts = service.GetTableClient(o.WebhookAttemptsTable);
     }
 
     public TableServiceClient Service { get; }
@@ -37,7 +40,16 @@ public sealed class RunTables
 
     public TableClient ApiKeys { get; }
 
-    public IEnumerable<TableClient> All => [Runs, OpenRuns, Idempotency, ApiKeys];
+    /// <summary>Webhook subscriptions (<see cref="WebhookSubscriptionStore"/>).</summary>
+    public TableClient Webhooks { get; }
+
+    /// <summary>Webhook deliveries not done yet (<see cref="WebhookOutboxIndex"/>).</summary>
+    public TableClient WebhookOutbox { get; }
+
+    /// <summary>Webhook delivery attempts (<see cref="WebhookAttemptLog"/>).</summary>
+    public TableClient WebhookAttempts { get; }
+
+    public IEnumerable<TableClient> All => [Runs, OpenRuns, Idempotency, ApiKeys, Webhooks, WebhookOutbox, WebhookAttempts];
 
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {

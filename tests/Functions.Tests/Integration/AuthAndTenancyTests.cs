@@ -15,6 +15,11 @@ public sealed class AuthAndTenancyTests
         { "GET", "/v1/runs/run_00000000000000000000000000/events/stream" },
         { "POST", "/v1/runs/run_00000000000000000000000000/signal" },
         { "POST", "/v1/runs/run_00000000000000000000000000/cancel" },
+        { "POST", "/v1/webhooks" },
+        { "GET", "/v1/webhooks" },
+        { "GET", "/v1/webhooks/wh_00000000000000000000000000" },
+        { "DELETE", "/v1/webhooks/wh_00000000000000000000000000" },
+        { "GET", "/v1/webhooks/wh_00000000000000000000000000/deliveries" },
     };
 
     [Theory]

@@ -36,6 +36,8 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
     public Task<ApiResponse> GetAsync(string pathAndQuery, IReadOnlyDictionary<string, string>? headers = null) =>
         SendAsync("GET", pathAndQuery, null, headers);
 
+    public Task<ApiResponse> DeleteAsync(string path) => SendAsync("DELETE", path, null);
+
     public async Task<ApiResponse> SendAsync(string method, string pathAndQuery, string? body, IReadOnlyDictionary<string, string>? headers = null)
     {
         var context = new DefaultHttpContext { RequestServices = host.Services };
@@ -89,6 +91,11 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
             return method == "POST" ? f.CreateRun(request, durable) : f.ListRuns(request);
         }
 
+        if (RouteWebhooks(method, path, request) is { } webhooks)
+        {
+            return webhooks;
+        }
+
         // Requests for human input: the inbox, and moving a deadline.
         var requests = ActivatorUtilities.CreateInstance<RequestFunctions>(host.Services);
         if (path == "/v1/requests" && method == "GET")
@@ -119,6 +126,34 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
             _ => throw new InvalidOperationException($"No function serves {method} {path}."),
         };
     }
+
+    // Webhooks (WebhookFunctions).
+    private Task<IResult>? RouteWebhooks(string method, string path, HttpRequest request)
+    {
+        var w = host.WebhookFunctions;
+        if (path == "/v1/webhooks")
+        {
+            return method == "POST" ? w.CreateWebhook(request) : w.ListWebhooks(request);
+        }
+
+        var match = WebhookRoute().Match(path);
+        if (!match.Success)
+        {
+            return null;
+        }
+
+        var id = Uri.UnescapeDataString(match.Groups["id"].Value);
+        return (method, match.Groups["rest"].Value) switch
+        {
+            ("GET", "") => w.GetWebhook(request, id),
+            ("DELETE", "") => w.DeleteWebhook(request, id),
+            ("GET", "/deliveries") => w.ListWebhookDeliveries(request, id),
+            _ => throw new InvalidOperationException($"No function serves {method} {path}."),
+        };
+    }
+
+    [GeneratedRegex("^/v1/webhooks/(?<id>[^/]+)(?<rest>/deliveries)?$")]
+    private static partial Regex WebhookRoute();
 
     [GeneratedRegex("^/v1/runs/(?<id>[^/]+)(?<rest>/events/stream|/events|/signal|/cancel)?$")]
     private static partial Regex RunRoute();

@@ -6,6 +6,7 @@ using AgentRuns.Functions.Orchestrations;
 using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
+using AgentRuns.Functions.Webhooks;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,6 +28,7 @@ public sealed class RunsTestHost
         Durable = durable;
         TablePrefix = tablePrefix;
         Functions = ActivatorUtilities.CreateInstance<RunFunctions>(durable.Services);
+        WebhookFunctions = ActivatorUtilities.CreateInstance<WebhookFunctions>(durable.Services);
     }
 
     public DurableTaskTestHost Durable { get; }
@@ -38,6 +40,17 @@ public sealed class RunsTestHost
     public DurableTaskClient Client => Durable.Client;
 
     public RunFunctions Functions { get; }
+
+    public WebhookFunctions WebhookFunctions { get; }
+
+    /// <summary>Where the service's webhooks go: recorded, answered as each test says.</summary>
+    public RecordingWebhookTransport Receivers => (RecordingWebhookTransport)Services.GetRequiredService<IWebhookTransport>();
+
+    public WebhookOutboxIndex WebhookOutbox => Services.GetRequiredService<WebhookOutboxIndex>();
+
+    /// <summary>A webhook dispatcher with its clock <paramref name="ahead"/> of the real one (the host's own runs the kicks).</summary>
+    public WebhookDispatcher WebhookDispatcher(TimeSpan ahead = default) =>
+        ActivatorUtilities.CreateInstance<WebhookDispatcher>(Services, new ShiftedTime(ahead));
 
     /// <summary>A client of one tenant shared by tests that do not care which tenant they are.</summary>
     public ApiClient Api { get; private set; } = null!;
@@ -80,6 +93,7 @@ public sealed class RunsTestHost
                 {
                     services.AddSingleton<ScriptedAgent>();
                     services.AddSingleton<IAgent, GatedAgent>();
+                    services.AddSingleton<IWebhookTransport, RecordingWebhookTransport>();
                     services.AddRunsServices();
                     services.AddLogging(b => b
                         .AddProvider(CapturingLoggerProvider.Instance)
@@ -91,6 +105,9 @@ public sealed class RunsTestHost
                         o.OpenRunsTable = prefix + "Open";
                         o.IdempotencyTable = prefix + "Idem";
                         o.ApiKeysTable = prefix + "Keys";
+                        o.WebhooksTable = prefix + "Hooks";
+                        o.WebhookOutboxTable = prefix + "HookOut";
+                        o.WebhookAttemptsTable = prefix + "HookLog";
                     });
                 },
             });

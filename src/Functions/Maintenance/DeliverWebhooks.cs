@@ -1,0 +1,15 @@
+using AgentRuns.Functions.Webhooks;
+using Microsoft.Azure.Functions.Worker;
+
+namespace AgentRuns.Functions.Maintenance;
+
+/// <summary>
+/// Runs a webhook delivery pass every minute (<see cref="WebhookDispatcher"/>): retries that are due, and deliveries whose
+/// immediate attempt never happened (the instance that wrote them stopped). One table query when nothing is due.
+/// </summary>
+public sealed class DeliverWebhooks(WebhookDispatcher dispatcher)
+{
+    [Function(nameof(DeliverWebhooks))]
+    public Task Run([TimerTrigger("15 * * * * *")] TimerInfo timer, CancellationToken cancellationToken) =>
+        dispatcher.RunOnceAsync(cancellationToken);
+}
