@@ -35,6 +35,8 @@ public static class LocalHostLaunch
                 ["RunStorage__OpenRunsTable"] = tablePrefix + "Open",
                 ["RunStorage__IdempotencyTable"] = tablePrefix + "Idem",
                 ["RunStorage__ApiKeysTable"] = tablePrefix + "Keys",
+                ["RunStorage__ModelTurnsTable"] = tablePrefix + "Turns",
+                ["RunStorage__EmailOutboxTable"] = tablePrefix + "Mail",
                 ["Auth__DevelopmentKey"] = apiKey,
                 ["Auth__DevelopmentTenant"] = tenant,
                 ["DOTNET_hostBuilder__reloadConfigOnChange"] = "false",

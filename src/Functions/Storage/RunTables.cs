@@ -25,6 +25,8 @@ public sealed class RunTables
         OpenRuns = service.GetTableClient(o.OpenRunsTable);
         Idempotency = service.GetTableClient(o.IdempotencyTable);
         ApiKeys = service.GetTableClient(o.ApiKeysTable);
+        ModelTurns = service.GetTableClient(o.ModelTurnsTable);
+        EmailOutbox = service.GetTableClient(o.EmailOutboxTable);
     }
 
     public TableServiceClient Service { get; }
@@ -37,7 +39,11 @@ public sealed class RunTables
 
     public TableClient ApiKeys { get; }
 
-    public IEnumerable<TableClient> All => [Runs, OpenRuns, Idempotency, ApiKeys];
+    public TableClient ModelTurns { get; }
+
+    public TableClient EmailOutbox { get; }
+
+    public IEnumerable<TableClient> All => [Runs, OpenRuns, Idempotency, ApiKeys, ModelTurns, EmailOutbox];
 
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {

@@ -91,6 +91,8 @@ public sealed class RunsTestHost
                         o.OpenRunsTable = prefix + "Open";
                         o.IdempotencyTable = prefix + "Idem";
                         o.ApiKeysTable = prefix + "Keys";
+                        o.ModelTurnsTable = prefix + "Turns";
+                        o.EmailOutboxTable = prefix + "Mail";
                     });
                 },
             });
