@@ -10,7 +10,10 @@ namespace AgentRuns.Functions.Agents;
 
 public static class ModelAgentServiceCollectionExtensions
 {
-    /// <summary>The longest a model call may take with all its retries (each attempt's timeout and the longest back-offs).</summary>
+    /// <summary>
+    /// The longest a model call may take with all its retries: each attempt's timeout and a minute per back-off (a longer
+    /// Retry-After is honoured only as far as this budget goes).
+    /// </summary>
     public static TimeSpan TotalTimeout(ModelAgentOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
