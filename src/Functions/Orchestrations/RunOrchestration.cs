@@ -74,9 +74,10 @@ public static partial class RunOrchestration
     {
         private readonly Task<CancelEvent> _cancel = context.WaitForExternalEvent<CancelEvent>(RunEventNames.Cancel);
 
-        // One outstanding signal wait at a time, kept across human waits: a new waiter is created only after the previous
-        // one received an event, so no abandoned waiter can swallow a later signal.
+        // One outstanding wait per event name at a time, kept across human waits: a new waiter is created only after the
+        // previous one received an event, so no abandoned waiter can swallow a later event.
         private Task<SignalEvent>? _signal;
+        private Task<DeadlineMovedEvent>? _moved;
         private int _writes;
 
         public async Task<string> RunAsync()
@@ -229,7 +230,6 @@ public static partial class RunOrchestration
             var expiresAt = request.ExpiresAt.UtcDateTime;
             var deadline = expiresAt;
             var sent = new HashSet<int>();
-            var moved = context.WaitForExternalEvent<DeadlineMovedEvent>(RunEventNames.DeadlineMoved);
 #pragma warning disable DURABLE0011 // Each turn consumes one raised event or one timer; history grows only with what clients send.
             while (true)
             {
@@ -243,7 +243,8 @@ public static partial class RunOrchestration
                 while (true)
                 {
                     _signal ??= context.WaitForExternalEvent<SignalEvent>(RunEventNames.Signal);
-                    Task[] waits = reminderTimer is null ? [_signal, deadlineTimer, _cancel, moved] : [_signal, deadlineTimer, _cancel, moved, reminderTimer];
+                    _moved ??= context.WaitForExternalEvent<DeadlineMovedEvent>(RunEventNames.DeadlineMoved);
+                    Task[] waits = reminderTimer is null ? [_signal, deadlineTimer, _cancel, _moved] : [_signal, deadlineTimer, _cancel, _moved, reminderTimer];
                     winner = await Task.WhenAny(waits);
                     if (winner != _signal)
                     {
@@ -267,10 +268,10 @@ public static partial class RunOrchestration
                     return null;
                 }
 
-                if (winner == moved)
+                if (winner == _moved)
                 {
-                    var update = await moved;
-                    moved = context.WaitForExternalEvent<DeadlineMovedEvent>(RunEventNames.DeadlineMoved);
+                    var update = await _moved;
+                    _moved = null;
                     if (update.RequestId == request.RequestId)
                     {
                         (expiresAt, deadline) = (update.ExpiresAt.UtcDateTime, update.ExpiresAt.UtcDateTime);

@@ -113,6 +113,20 @@ public sealed class RunOrchestrationTests
     }
 
     [Fact]
+    public async Task TwoRequestsInARun_ShareOneWaiterPerEvent_SoNoAbandonedWaiterSwallowsALaterEvent()
+    {
+        var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "First?"), AgentDecision.Ask(InputKinds.Approval, "Second?"), AgentDecision.Finish("{}"));
+        var orchestration = run.Start();
+        await run.TimerCreated.Task.WaitAsync(Wait);
+        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
+        await Eventually(() => run.Signals.Count == 1);
+        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
+
+        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
+        Assert.Equal(1, run.MovedWaiters);
+    }
+
+    [Fact]
     public async Task Reject_FailsTheRunWithReasonCodeRejected_AndTheGivenReason()
     {
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?"));
@@ -269,7 +283,11 @@ public sealed class RunOrchestrationTests
                     return _decisions.Count > 0 ? Task.FromResult(_decisions.Dequeue()) : new TaskCompletionSource<AgentDecision>().Task;
                 });
             _context.Setup(c => c.WaitForExternalEvent<DeadlineMovedEvent>(RunEventNames.DeadlineMoved, It.IsAny<CancellationToken>()))
-                .Returns(() => new TaskCompletionSource<DeadlineMovedEvent>().Task);
+                .Returns(() =>
+                {
+                    MovedWaiters++;
+                    return new TaskCompletionSource<DeadlineMovedEvent>().Task;
+                });
             _context.Setup(c => c.CallActivityAsync<ExpireOutcome>(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
                 .Returns((TaskName name, object? _, TaskOptions? _) =>
                 {
@@ -289,6 +307,8 @@ public sealed class RunOrchestrationTests
         public DateTime TimerFireAt { get; private set; }
 
         public int TimersCreated { get; private set; }
+
+        public int MovedWaiters { get; private set; }
 
         public List<string> Activities { get; } = [];
 
