@@ -26,10 +26,10 @@ public static class ModelHumanRequests
     {
         ArgumentNullException.ThrowIfNull(tool);
         ArgumentNullException.ThrowIfNull(call);
-        var description = tool.Function.Description is { Length: > 0 } d ? $" ({Cut(d, 300)})" : "";
+        var description = tool.Function.Description is { Length: > 0 } d ? $" {Cut(d, 300)}" : "";
         return new HumanRequestSpec(
             InputKinds.Approval,
-            $"Approve {call.Name}{description}?",
+            $"Approve {call.Name}?{description}",
             ProposedAction(call),
             ApprovalActions,
             ModelToolset.ResponseSchemaOf(tool),

@@ -35,6 +35,7 @@ public sealed class ModelAgentTests
         var pending = run.GetProperty("pending_input");
         Assert.Equal("approval", pending.GetProperty("input_kind").GetString());
         Assert.Equal("AWAITING_APPROVAL", pending.GetProperty("reason_code").GetString());
+        Assert.StartsWith("Approve send_email? Sends an email.", pending.GetProperty("prompt").GetString(), StringComparison.Ordinal);
         var proposed = pending.GetProperty("proposed_action");
         Assert.Equal("send_email", proposed.GetProperty("tool").GetString());
         Assert.Equal("call_send", proposed.GetProperty("tool_call_id").GetString());
