@@ -135,6 +135,40 @@ param idempotencyRetentionHours int = 24
 @maxValue(600)
 param idempotencyLockSeconds int = 60
 
+@description('The agent of a run whose create request does not name one (Agents__Default): scripted, or model (needs deployOpenAi, or ModelAgent__* settings of your own).')
+@allowed([
+  'scripted'
+  'model'
+])
+param defaultAgent string = 'scripted'
+
+@description('Create an Azure OpenAI account with one model deployment for the model agent, reached with the app\'s managed identity (Cognitive Services OpenAI User). Billed per token; see docs/deploy.md.')
+param deployOpenAi bool = false
+
+@description('Region of the Azure OpenAI account; empty: the same as everything else. Pick one that offers the model with the GlobalStandard deployment type.')
+param openAiLocation string = ''
+
+@description('The model deployed for the model agent (its name in the Azure OpenAI model catalog). It must support tool calling.')
+@minLength(1)
+param openAiModelName string = 'gpt-4.1-mini'
+
+@description('Version of that model.')
+@minLength(1)
+param openAiModelVersion string = '2025-04-14'
+
+@description('Capacity of the model deployment, in thousands of tokens per minute (GlobalStandard).')
+@minValue(1)
+@maxValue(1000)
+param openAiCapacity int = 10
+
+@description('Most model calls one run of the model agent may make before it ends failed with agent_turn_limit (ModelAgent__MaxTurns).')
+@minValue(1)
+@maxValue(500)
+param modelAgentMaxTurns int = 20
+
+@description('Comma-separated tenants that may run the model agent (ModelAgent__Tenants); empty: every tenant.')
+param modelAgentTenants string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -153,6 +187,8 @@ var tableNames = {
   webhooks: 'Webhooks'
   webhookOutbox: 'WebhookOutbox'
   webhookAttempts: 'WebhookAttempts'
+  modelTurns: 'ModelTurns'
+  emailOutbox: 'EmailOutbox'
 }
 
 // Settings the application code reads (Section__Key). Adding one is one line here.
@@ -160,6 +196,7 @@ var tableNames = {
 // - RunStorage__ConnectionString: local development only (Azurite); in Azure the code uses the managed
 //   identity because RunStorage__TableServiceUri is set.
 // - DurableTask__HubName: the task hub name lives in host.json.
+// - ModelAgent__ApiKey: Azure OpenAI is reached with the managed identity; a key for another endpoint is set by hand.
 var appSettings = {
   RunStorage__TableServiceUri: storage.outputs.tableEndpoint
   RunStorage__ClientId: identity.outputs.clientId
@@ -170,6 +207,8 @@ var appSettings = {
   RunStorage__WebhooksTable: tableNames.webhooks
   RunStorage__WebhookOutboxTable: tableNames.webhookOutbox
   RunStorage__WebhookAttemptsTable: tableNames.webhookAttempts
+  RunStorage__ModelTurnsTable: tableNames.modelTurns
+  RunStorage__EmailOutboxTable: tableNames.emailOutbox
   // An API request waits at most ~(timeout x (retries + 1)) on storage that does not answer, then gets 503.
   RunStorage__NetworkTimeoutSeconds: '5'
   RunStorage__MaxRetries: '2'
@@ -184,7 +223,16 @@ var appSettings = {
   Runs__MaxSignalTimeoutSeconds: string(maxSignalTimeoutSeconds)
   Runs__HistoryRetentionDays: string(historyRetentionDays)
   // The agent of a run whose create request does not name one.
-  Agents__Default: 'scripted'
+  Agents__Default: defaultAgent
+  // The model agent: the Azure OpenAI deployment made below, or nothing (the model agent is then not available).
+  ModelAgent__Endpoint: openAi.?outputs.endpoint ?? ''
+  ModelAgent__Model: openAi.?outputs.deploymentName ?? ''
+  ModelAgent__MaxTurns: string(modelAgentMaxTurns)
+  ModelAgent__MaxRetries: '4'
+  ModelAgent__RetryDelayMilliseconds: '2000'
+  ModelAgent__TimeoutSeconds: '120'
+  ModelAgent__Tenants: modelAgentTenants
+  ModelAgent__SampleTools: 'true'
   Streams__MaxDurationSeconds: string(streamMaxDurationSeconds)
   Streams__HeartbeatSeconds: string(streamHeartbeatSeconds)
   Streams__MinPollMilliseconds: string(streamMinPollMilliseconds)
@@ -259,6 +307,23 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+module openAi 'app/openai.bicep' = if (deployOpenAi) {
+  name: 'openai'
+  scope: rg
+  params: {
+    name: '${abbrs.cognitiveServicesAccounts}${resourceToken}'
+    location: empty(openAiLocation) ? location : openAiLocation
+    tags: tags
+    deploymentName: openAiModelName
+    modelName: openAiModelName
+    modelVersion: openAiModelVersion
+    capacity: openAiCapacity
+    appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
 module api 'app/api.bicep' = {
   name: 'api'
   scope: rg
@@ -300,3 +365,5 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output AZURE_USER_ASSIGNED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output AZURE_OPENAI_ENDPOINT string = openAi.?outputs.endpoint ?? ''
+output AZURE_OPENAI_DEPLOYMENT string = openAi.?outputs.deploymentName ?? ''

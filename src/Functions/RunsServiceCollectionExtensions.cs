@@ -73,6 +73,7 @@ public static class RunsServiceCollectionExtensions
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<IAgent, ScriptedAgent>();
         services.AddSingleton<IAgentProvider, ScriptedAgentProvider>();
+        services.AddModelAgent();
         services.TryAddSingleton<AgentCatalog>();
         services.TryAddSingleton<ICallerResolver, ApiKeyCallerResolver>();
         services.TryAddSingleton<RunService>();

@@ -38,6 +38,8 @@ public static class LocalHostLaunch
                 ["RunStorage__WebhooksTable"] = tablePrefix + "Hooks",
                 ["RunStorage__WebhookOutboxTable"] = tablePrefix + "HookOut",
                 ["RunStorage__WebhookAttemptsTable"] = tablePrefix + "HookLog",
+                ["RunStorage__ModelTurnsTable"] = tablePrefix + "Turns",
+                ["RunStorage__EmailOutboxTable"] = tablePrefix + "Mail",
                 ["Auth__DevelopmentKey"] = apiKey,
                 ["Auth__DevelopmentTenant"] = tenant,
                 ["DOTNET_hostBuilder__reloadConfigOnChange"] = "false",

@@ -9,6 +9,9 @@ public static class RunReasonCodes
     public const string AgentFailed = "agent_failed";
     public const string AgentError = "agent_error";
 
+    /// <summary>The model agent made <c>ModelAgent:MaxTurns</c> model calls without finishing.</summary>
+    public const string AgentTurnLimit = "agent_turn_limit";
+
     /// <summary>The engine could not carry the run on (its orchestration died, or its writes kept failing).</summary>
     public const string EngineError = "engine_error";
 

@@ -44,6 +44,14 @@ public sealed class RunStorageOptions
     [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
     public string WebhookAttemptsTable { get; set; } = "WebhookAttempts";
 
+    /// <summary>The model agent's conversations and step results, one partition per run (see <see cref="ModelConversationStore"/>).</summary>
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string ModelTurnsTable { get; set; } = "ModelTurns";
+
+    /// <summary>What the sample <c>send_email</c> tool "sends": one row per approved call (see <see cref="EmailOutbox"/>).</summary>
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string EmailOutboxTable { get; set; } = "EmailOutbox";
+
     /// <summary>
     /// How long one storage request may take before it is retried (seconds). With <see cref="MaxRetries"/> this bounds how long an
     /// API request waits on storage that does not answer before it gets 503 storage_unavailable.

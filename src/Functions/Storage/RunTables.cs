@@ -28,6 +28,8 @@ public sealed class RunTables
         Webhooks = service.GetTableClient(o.WebhooksTable);
         WebhookOutbox = service.GetTableClient(o.WebhookOutboxTable);
         WebhookAttempts = service.GetTableClient(o.WebhookAttemptsTable);
+        ModelTurns = service.GetTableClient(o.ModelTurnsTable);
+        EmailOutbox = service.GetTableClient(o.EmailOutboxTable);
     }
 
     public TableServiceClient Service { get; }
@@ -49,7 +51,12 @@ public sealed class RunTables
     /// <summary>Webhook delivery attempts (<see cref="WebhookAttemptLog"/>).</summary>
     public TableClient WebhookAttempts { get; }
 
-    public IEnumerable<TableClient> All => [Runs, OpenRuns, Idempotency, ApiKeys, Webhooks, WebhookOutbox, WebhookAttempts];
+
+    public TableClient ModelTurns { get; }
+
+    public TableClient EmailOutbox { get; }
+
+    public IEnumerable<TableClient> All => [Runs, OpenRuns, Idempotency, ApiKeys, Webhooks, WebhookOutbox, WebhookAttempts, ModelTurns, EmailOutbox];
 
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {

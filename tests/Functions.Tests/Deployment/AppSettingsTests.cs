@@ -11,6 +11,7 @@ public sealed class AppSettingsTests
     private static readonly Dictionary<string, string> LocalOnly = new()
     {
         ["RunStorage__ConnectionString"] = "Azure uses the managed identity (RunStorage__TableServiceUri), never a key.",
+        ["ModelAgent__ApiKey"] = "In Azure the model agent reaches Azure OpenAI with the app's managed identity; a key for another endpoint is set by hand, never in the template.",
     };
 
     private static readonly Dictionary<string, string> AzureOnly = new()

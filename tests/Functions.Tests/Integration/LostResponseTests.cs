@@ -91,6 +91,8 @@ public sealed class LostResponseTests
             OpenRunsTable = host.TablePrefix + "Open",
             IdempotencyTable = host.TablePrefix + "Idem",
             ApiKeysTable = host.TablePrefix + "Keys",
+            ModelTurnsTable = host.TablePrefix + "Turns",
+            EmailOutboxTable = host.TablePrefix + "Mail",
         };
         return (new RunTables(new TableServiceClient(Azurite.ConnectionString, options), o), loss);
     }

@@ -89,10 +89,10 @@ public sealed class StorageTests
         {
             var expiresAt = DateTimeOffset.UtcNow.AddMilliseconds(150);
             var (tenant, runId) = await WaitingRunAsync(host, expiresAt);
-            var untilDeadline = expiresAt - DateTimeOffset.UtcNow;
-            if (untilDeadline > TimeSpan.Zero)
+            // Until the wall clock has passed the deadline: Task.Delay truncates to whole milliseconds and may end just before it.
+            while (DateTimeOffset.UtcNow < expiresAt)
             {
-                await Task.Delay(untilDeadline);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, (expiresAt - DateTimeOffset.UtcNow).TotalMilliseconds + 1)));
             }
 
             var signal = Task.Run(() => host.Runs.ApplyAsync(

@@ -8,6 +8,7 @@ using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Webhooks;
 using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.AI;
 using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,9 @@ namespace AgentRuns.Functions.Tests.Support;
 public sealed class RunsTestHost
 {
     private static readonly Lazy<Task<RunsTestHost>> Shared = new(StartAsync);
+
+    /// <summary>The model agent's turn limit in the test host.</summary>
+    public const int ModelMaxTurns = 6;
 
     private RunsTestHost(DurableTaskTestHost durable, string tablePrefix)
     {
@@ -94,7 +98,23 @@ public sealed class RunsTestHost
                     services.AddSingleton<ScriptedAgent>();
                     services.AddSingleton<IAgent, GatedAgent>();
                     services.AddSingleton<IWebhookTransport, RecordingWebhookTransport>();
+
+                    // The model agent: a scripted model, or the real SDK over an in-memory chat-completions server.
+                    services.AddKeyedSingleton<IChatClient>(AgentNames.Model, (sp, _) => new ScriptedChatClient(sp));
+                    services.AddModelAgentTool(TestModelTools.CrashOnceTool.Function);
+                    services.AddModelAgentTool(TestModelTools.ArchiveThreadTool.Function);
                     services.AddRunsServices();
+                    services.AddHttpClient(ModelChatClients.HttpClientName).ConfigurePrimaryHttpMessageHandler(() => new ScriptedModelHandler());
+                    services.PostConfigure<ModelAgentOptions>(o =>
+                    {
+                        o.Endpoint = "http://model.test/v1";
+                        o.Model = "test-model";
+                        o.ApiKey = "test-key";
+                        o.MaxTurns = ModelMaxTurns;
+                        o.MaxRetries = 3;
+                        o.RetryDelayMilliseconds = 1;
+                        o.TimeoutSeconds = 10;
+                    });
                     services.AddLogging(b => b
                         .AddProvider(CapturingLoggerProvider.Instance)
                         .AddFilter<CapturingLoggerProvider>(null, LogLevel.Trace));
@@ -108,6 +128,8 @@ public sealed class RunsTestHost
                         o.WebhooksTable = prefix + "Hooks";
                         o.WebhookOutboxTable = prefix + "HookOut";
                         o.WebhookAttemptsTable = prefix + "HookLog";
+                        o.ModelTurnsTable = prefix + "Turns";
+                        o.EmailOutboxTable = prefix + "Mail";
                     });
                 },
             });
