@@ -156,7 +156,10 @@ function answerPanel(runId, request, onAnswered) {
         const unplaced = err instanceof ApiError && err.errors.length > 0 && parts.showErrors ? parts.showErrors(err.errors) : [];
         const lines = err.reasonCode === 'run_not_awaiting_input'
           ? ['This request no longer waits for an answer (it was answered, expired or the run ended).']
-          : [err.errors.length > 0 ? 'The service refused this answer:' : err.message, ...unplaced.map((u) => `${u.pointer || '(the answer)'}: ${u.message}`)];
+          : err.errors.length === 0
+            ? [err.message]
+            : [unplaced.length === 0 ? 'The service refused this answer: see the marked fields.' : 'The service refused this answer:',
+              ...unplaced.map((u) => `${u.pointer || '(the answer)'}: ${u.message}`)];
         replace(errors, lines.map((line) => h('li', {}, line)));
         errors.hidden = false;
         if (err.reasonCode === 'run_not_awaiting_input') onAnswered();

@@ -35,7 +35,7 @@ export function schemaForm(schema, initial, legend) {
       const unplaced = [];
       for (const error of errors) {
         const field = fieldFor(fields, error);
-        if (field) setError(field, error.message, true);
+        if (field) setError(field, error.message);
         else unplaced.push(error);
       }
       const first = [...fields.values()].find((f) => f.input.getAttribute('aria-invalid') === 'true');
@@ -193,7 +193,7 @@ function jsonField(container, label, property, value, isRequired, pointer, field
 }
 
 function invalid(entry, message) {
-  setError(entry, message, true);
+  setError(entry, message);
   entry.input.focus();
   return new Error(message);
 }
