@@ -47,14 +47,14 @@ export function inboxView(main) {
 
   function render(requests) {
     empty.hidden = requests.length > 0;
-    // Keep the element of a request that is still there, so focus and countdowns stay put.
-    const existing = new Map([...list.children].map((li) => [li.dataset.requestId, li]));
-    const items = requests.map((request) => existing.get(request.request_id) ?? item(request));
+    // Keep the element of a request that is still there with the same deadline, so focus and countdowns stay put.
+    const existing = new Map([...list.children].map((li) => [li.dataset.key, li]));
+    const items = requests.map((request) => existing.get(`${request.request_id} ${request.expires_at}`) ?? item(request));
     replace(list, items);
   }
 
   function item(request) {
-    return h('li', { class: 'card request', dataset: { requestId: request.request_id } },
+    return h('li', { class: 'card request', dataset: { requestId: request.request_id, key: `${request.request_id} ${request.expires_at}` } },
       h('div', { class: 'meta' },
         h('span', { class: `badge kind-${request.input_kind}` }, request.input_kind),
         countdown(request.expires_at)),
