@@ -311,6 +311,32 @@ public sealed class OperatorConsoleTests(ConsoleFixture fixture) : IClassFixture
         Assert.All(resumed, r => Assert.StartsWith("Bearer ", r.Headers["authorization"], StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task TheBrowserEnforcesThePolicy_NoStringBecomesHtml_AndNothingLoadsFromElsewhere()
+    {
+        await using var session = await ConsoleSession.OpenAsync(fixture);
+        await session.RunAsync(nameof(TheBrowserEnforcesThePolicy_NoStringBecomesHtml_AndNothingLoadsFromElsewhere), async page =>
+        {
+            await page.GotoAsync("/console");
+            await Expect(page.GetByLabel("API key")).ToBeVisibleAsync();
+
+            // Trusted Types: even a script of the page could not turn a string into HTML.
+            var innerHtml = await page.EvaluateAsync<string>(
+                "() => { try { document.body.innerHTML = '<img src=x>'; return 'assigned'; } catch (e) { return e.name; } }");
+            Assert.Equal("TypeError", innerHtml);
+
+            var script = await page.EvaluateAsync<string>(
+                "() => { try { document.createElement('script').textContent = 'window.ran = true'; return 'assigned'; } catch (e) { return e.name; } }");
+            Assert.Equal("TypeError", script);
+
+            // Nothing loads from another origin: the browser refuses it and says so.
+            await page.EvaluateAsync("() => { const img = document.createElement('img'); img.src = 'https://example.invalid/x.png'; document.body.append(img); }");
+        });
+        var refused = await Eventually.GetAsync(
+            () => Task.FromResult(session.Errors.ToList()), e => e.Any(m => m.Contains("img-src", StringComparison.Ordinal)), TimeSpan.FromSeconds(10), "the policy's refusal");
+        Assert.Contains(refused, m => m.Contains("example.invalid", StringComparison.Ordinal));
+    }
+
     private static ILocator InboxItem(IPage page, string runId) =>
         page.Locator("li.request").Filter(new() { Has = page.Locator("code", new() { HasText = runId }) });
 

@@ -26,6 +26,16 @@ public sealed class ConsoleSession : IAsyncDisposable
             _ = dialog.DismissAsync();
         };
         page.Request += (_, request) => Requests.Enqueue(request);
+        page.PageError += (_, error) => Errors.Enqueue($"uncaught: {error}");
+        page.Console += (_, message) =>
+        {
+            // What the browser refused under the Content-Security-Policy or Trusted Types (failed loads, such as the 401 of a
+            // wrong key, are expected and not listed).
+            if (message.Type == "error" && (message.Text.Contains("Content Security Policy", StringComparison.Ordinal) || message.Text.Contains("Trusted Type", StringComparison.Ordinal)))
+            {
+                Errors.Enqueue(message.Text);
+            }
+        };
         page.Response += (_, response) => _checks.Enqueue(CheckAsync(response));
     }
 
@@ -38,6 +48,9 @@ public sealed class ConsoleSession : IAsyncDisposable
     public ConcurrentQueue<string> Dialogs { get; } = new();
 
     public ConcurrentQueue<IRequest> Requests { get; } = new();
+
+    /// <summary>Uncaught script errors and what the page's security policy refused: there must be none.</summary>
+    public ConcurrentQueue<string> Errors { get; } = new();
 
     public static async Task<ConsoleSession> OpenAsync(ConsoleFixture fixture, int width = 1280, int height = 900)
     {
@@ -80,7 +93,8 @@ public sealed class ConsoleSession : IAsyncDisposable
     public Task ScreenshotAsync(string name, bool fullPage = true) =>
         Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ConsoleFixture.Artifacts, name + ".png"), FullPage = fullPage });
 
-    /// <summary>Every response of the app the page received matched the OpenAPI document; no dialog was opened.</summary>
+    /// <summary>Every response of the app the page received matched the OpenAPI document; no dialog was opened; no script
+    /// failed and nothing was refused by the Content-Security-Policy.</summary>
     public async Task AssertCleanAsync()
     {
         while (_checks.TryDequeue(out var check))
@@ -90,6 +104,7 @@ public sealed class ConsoleSession : IAsyncDisposable
 
         Assert.Empty(_violations);
         Assert.Empty(Dialogs);
+        Assert.Empty(Errors);
     }
 
     public async ValueTask DisposeAsync() => await Context.CloseAsync();
