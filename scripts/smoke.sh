@@ -5,7 +5,8 @@
 # Steps: GET /health answers 200 (waits for it: a first request may meet a cold start); POST /v1/runs with an
 # Idempotency-Key -> 201 and a run; GET /v1/runs/{id} until awaiting_input; POST /v1/runs/{id}/signal approve -> 202
 # accepted; GET /v1/runs/{id} until succeeded; GET /v1/runs/{id}/events -> seq 1..N without gaps, run.created first,
-# run.worker.succeeded last; a second approve -> 409 run_not_awaiting_input (problem+json).
+# run.worker.succeeded last; a second approve -> 409 run_not_awaiting_input (problem+json); GET /openapi.json -> an
+# OpenAPI 3.1 document; GET /console and its script -> 200 with the Content-Security-Policy (the shipped files are there).
 # Prints every step; exits 1 on the first deviation (status, shape, deadline), 2 on bad usage.
 # Needs bash, curl and node (no jq). Deadlines: SMOKE_READY_SECONDS (default 180) for /health,
 # SMOKE_STEP_SECONDS (default 120) for each status the run must reach.
@@ -171,5 +172,18 @@ expect_status 409 "second approve"
 grep -qi '^content-type: application/problem+json' "$headers" || fail "second approve: not application/problem+json"
 [[ "$(js 'b.reason_code')" == "run_not_awaiting_input" ]] || fail "second approve: reason_code $(js 'b.reason_code')"
 step "second approve -> 409 run_not_awaiting_input"
+
+# 7. The OpenAPI document and the operator console ship with the app.
+call GET /openapi.json
+expect_status 200 "GET /openapi.json"
+[[ "$(js 'b.openapi')" == 3.1.* && "$(js 'typeof b.paths["/v1/runs"]')" == "object" ]] || fail "GET /openapi.json: not the OpenAPI 3.1 document"
+step "GET /openapi.json -> 200 OpenAPI $(js 'b.openapi')"
+for path in /console /console/js/app.js; do
+  call GET "$path"
+  expect_status 200 "GET $path"
+  grep -qi "^content-security-policy: default-src 'none'" "$headers" || fail "GET $path: no strict Content-Security-Policy"
+done
+grep -qi '^content-type: text/javascript' "$headers" || fail "GET /console/js/app.js: not text/javascript"
+step "GET /console, /console/js/app.js -> 200 with the Content-Security-Policy"
 
 step "OK: $run created, approved and succeeded; $(grep -c . "$tmp/events") events in order"

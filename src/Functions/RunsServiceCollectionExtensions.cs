@@ -81,6 +81,7 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<HistoryRetention>();
         services.TryAddSingleton<RunActivities>();
         services.TryAddSingleton<ApiEndpoint>();
+        services.TryAddSingleton<ShippedFiles>();
         services.AddHostedService<TableInitializer>();
         services.AddHostedService<DevelopmentKeySeeder>();
         services.AddHostedService<WebhookKickService>();

@@ -156,12 +156,7 @@ public sealed class FaultTests
         }
     }
 
-    private static HttpClient NewClient(LocalHostProcess host)
-    {
-        var client = new HttpClient { BaseAddress = host.Http.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
-        client.DefaultRequestHeaders.Authorization = host.Http.DefaultRequestHeaders.Authorization;
-        return client;
-    }
+    private static HttpClient NewClient(LocalHostProcess host) => host.CreateClient(Timeout.InfiniteTimeSpan);
 
     private static async Task<List<string>> CreateAsync(HttpClient http, string body, int count)
     {

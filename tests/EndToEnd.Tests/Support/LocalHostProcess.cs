@@ -49,14 +49,26 @@ public sealed class LocalHostProcess : IAsyncDisposable
         _process = process;
         _output = output;
         Settings = settings;
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{settings.HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
-        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
+        Http = CreateClient(TimeSpan.FromSeconds(30));
     }
 
     public LocalHostSettings Settings { get; }
 
     /// <summary>A client for this process only: a restarted host gets a new one, with no connection to the dead process.</summary>
     public HttpClient Http { get; }
+
+    public Uri BaseAddress => new($"http://127.0.0.1:{Settings.HttpPort}");
+
+    /// <summary>
+    /// A client of this host with its API key, whose every response is checked against the OpenAPI document: a response the
+    /// document does not describe fails the request with <see cref="AgentRuns.Testing.Contract.ApiContractViolationException"/>.
+    /// </summary>
+    public HttpClient CreateClient(TimeSpan timeout, string? apiKey = null)
+    {
+        var client = new HttpClient(new AgentRuns.Testing.Contract.ContractCheckingHandler()) { BaseAddress = BaseAddress, Timeout = timeout };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey ?? Settings.ApiKey);
+        return client;
+    }
 
     /// <summary>What the host printed (stdout and stderr), for failure messages.</summary>
     public string Output => string.Join(Environment.NewLine, _output);

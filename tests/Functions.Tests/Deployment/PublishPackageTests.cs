@@ -42,6 +42,15 @@ public sealed class PublishPackageTests
             .ToHashSet();
         Assert.True(declared.Count >= 13, $"only {declared.Count} functions declared");
         Assert.Equal(declared.Order(), published.Order());
+
+        // The console and the OpenAPI document ship with the app, byte for byte as in the repository.
+        var console = Path.Combine(RepositoryRoot.Path, "src", "Functions", "Console");
+        var sources = Directory.EnumerateFiles(console, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(console, f)).ToList();
+        Assert.Contains("index.html", sources);
+        Assert.All(sources, f => Assert.Equal(File.ReadAllBytes(Path.Combine(console, f)), File.ReadAllBytes(Path.Combine(output, "console", f))));
+        Assert.Equal(
+            File.ReadAllBytes(Path.Combine(RepositoryRoot.Path, "src", "Functions", "OpenApi", "openapi.json")),
+            File.ReadAllBytes(Path.Combine(output, "openapi", "openapi.json")));
         Directory.Delete(output, recursive: true);
     }
 }

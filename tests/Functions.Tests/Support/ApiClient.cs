@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AgentRuns.Functions.Http;
+using AgentRuns.Testing.Contract;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -68,7 +69,34 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
         context.Response.Body = response;
         var result = await Route(method, path, context.Request);
         await result.ExecuteAsync(context);
-        return new ApiResponse(context.Response.StatusCode, context.Response.Headers, Encoding.UTF8.GetString(response.ToArray()));
+        var answer = new ApiResponse(context.Response.StatusCode, context.Response.Headers, Encoding.UTF8.GetString(response.ToArray()));
+        CheckAgainstTheDocument(method, path, answer);
+        return answer;
+    }
+
+    /// <summary>
+    /// Every response the functions give these tests must be one the OpenAPI document describes (status, content type,
+    /// headers, body; a stream message by message): a mismatch fails the test with <see cref="ApiContractViolationException"/>.
+    /// </summary>
+    private static void CheckAgainstTheDocument(string method, string path, ApiResponse answer)
+    {
+        if (answer.Status == 499)
+        {
+            return; // the test's client went away on purpose: nobody receives this
+        }
+
+        var mediaType = answer.ContentType.Split(';', 2)[0].Trim();
+        var contract = ApiContract.Default;
+        var schema = contract.Check(
+            method, path, answer.Status, mediaType.Length == 0 ? null : mediaType,
+            name => answer.Headers.TryGetValue(name, out var value) ? value.ToString() : null, answer.Body);
+        if (mediaType == "text/event-stream" && schema is not null)
+        {
+            foreach (var frame in SseFrames.Parse(answer.Body))
+            {
+                contract.CheckStreamMessage($"{method} {path}", schema, frame.Id, frame.EventType, frame.RawData);
+            }
+        }
     }
 
     private Task<IResult> Route(string method, string path, HttpRequest request)

@@ -1,0 +1,201 @@
+// One run: its status, who answered and when, the request it waits for with the forms to answer it, and every event,
+// live over the stream.
+
+import { api, ApiError } from './api.js';
+import { announce, countdown, h, hasRedacted, jsonBlock, replace, statusBadge, time } from './dom.js';
+import { follow } from './events.js';
+import { schemaForm } from './schema-form.js';
+
+export function runView(main, runId) {
+  const title = h('h1', { tabindex: '-1' }, 'Run ', h('code', {}, runId));
+  const badge = h('span');
+  const streamState = h('span', { class: 'stream-state', role: 'status' }, 'connecting…');
+  const summary = h('dl', { class: 'summary' });
+  const answered = h('section', { class: 'card answered', hidden: true, 'aria-labelledby': 'answered-title' });
+  const pending = h('div');
+  const result = h('section', { class: 'card result', hidden: true, 'aria-labelledby': 'result-title' });
+  const events = h('ol', { class: 'events', 'aria-label': 'Events' });
+  const error = h('p', { class: 'error', role: 'alert', hidden: true });
+  main.replaceChildren(
+    h('div', { class: 'heading' }, title, badge),
+    error, summary, pending, answered, result,
+    h('section', { 'aria-labelledby': 'events-title' },
+      h('div', { class: 'heading' }, h('h2', { id: 'events-title' }, 'Events'), streamState),
+      events));
+
+  let pendingId = null;
+  let refreshTimer = null;
+  let stopped = false;
+
+  async function refresh() {
+    try {
+      const run = await api('GET', `/v1/runs/${encodeURIComponent(runId)}`);
+      if (!stopped) render(run);
+    } catch (err) {
+      if (stopped) return;
+      error.textContent = err.status === 404 ? 'There is no such run for this key\'s tenant.' : `The run could not be loaded: ${err.message}`;
+      error.hidden = false;
+    }
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, 150);
+  }
+
+  function render(run) {
+    error.hidden = true;
+    replace(badge, statusBadge(run.status));
+    replace(summary,
+      h('dt', {}, 'Status'), h('dd', { class: 'run-status' }, run.status),
+      h('dt', {}, 'Goal'), h('dd', { class: 'goal' }, typeof run.input?.goal === 'string' ? run.input.goal : ''),
+      h('dt', {}, 'Agent'), h('dd', {}, run.agent),
+      h('dt', {}, 'Created'), h('dd', {}, time(run.created_at)),
+      h('dt', {}, 'Updated'), h('dd', {}, time(run.updated_at)));
+
+    const last = run.last_answer;
+    answered.hidden = !last;
+    if (last) {
+      replace(answered,
+        h('h2', { id: 'answered-title' }, 'Last answer'),
+        h('p', { class: 'last-answer' },
+          h('strong', {}, last.action.replace('_', ' ')), ' by ',
+          h('span', { class: 'actor' }, last.actor ? last.actor.name : 'unknown'),
+          last.actor ? h('span', { class: 'hint' }, ` (${last.actor.key_id})`) : null,
+          ' at ', time(last.accepted_at)));
+    }
+
+    const request = run.status === 'awaiting_input' ? run.pending_input : null;
+    if ((request?.request_id ?? null) !== pendingId) {
+      pendingId = request?.request_id ?? null;
+      const hadFocus = pending.contains(document.activeElement);
+      replace(pending, request ? answerPanel(run.id, request, scheduleRefresh) : null);
+      if (hadFocus) title.focus();
+    }
+
+    const ended = ['succeeded', 'failed', 'cancelled'].includes(run.status);
+    result.hidden = !ended;
+    if (ended) {
+      replace(result,
+        h('h2', { id: 'result-title' }, run.status === 'succeeded' ? 'Output' : 'Why it ended'),
+        run.status === 'succeeded' ? jsonBlock(run.output, 'Output') : jsonBlock(run.error, 'Error'));
+    }
+  }
+
+  function addEvent(event) {
+    const value = event.payload?.value;
+    const actor = value && typeof value === 'object' ? value.actor : null;
+    const redacted = event.payload?.redacted || hasRedacted(value);
+    events.append(h('li', { class: 'event', dataset: { seq: String(event.seq), type: event.type } },
+      h('div', { class: 'meta' },
+        h('span', { class: 'seq' }, `#${event.seq}`),
+        h('strong', { class: 'type' }, event.type),
+        time(event.timestamp),
+        actor ? h('span', { class: 'actor' }, `by ${actor.name}`) : null,
+        redacted ? h('span', { class: 'badge redacted-badge', title: 'Secret-looking values were masked by the service' }, 'redacted') : null),
+      jsonBlock(value, `Event ${event.seq} payload`)));
+    scheduleRefresh();
+  }
+
+  const stream = follow(runId, 0, {
+    onEvent: addEvent,
+    onState(state, detail) {
+      streamState.textContent = state === 'live' ? 'live' : state === 'ended' ? (detail ?? 'ended') : (detail ?? state);
+      streamState.dataset.state = state;
+    },
+  });
+
+  refresh();
+  return () => {
+    stopped = true;
+    clearTimeout(refreshTimer);
+    stream.stop();
+  };
+}
+
+/** The request a run waits for, and a form for each answer it allows. */
+function answerPanel(runId, request, onAnswered) {
+  const allowed = new Set(request.allowed_actions);
+  const forms = [];
+  const panel = h('section', { class: 'card pending', 'aria-labelledby': 'pending-title' },
+    h('div', { class: 'heading' }, h('h2', { id: 'pending-title' }, 'Waiting for your answer'),
+      h('span', { class: `badge kind-${request.input_kind}` }, request.input_kind), countdown(request.expires_at)),
+    h('p', { class: 'prompt' }, request.prompt),
+    h('p', { class: 'hint' }, `${request.reason_code} · due `, time(request.expires_at)));
+
+  if (request.proposed_action) {
+    panel.append(h('h3', {}, 'Proposed action'), jsonBlock(request.proposed_action, 'Proposed action'));
+  }
+
+  function answerForm(label, className, build) {
+    const status = h('p', { class: 'form-status', role: 'status' });
+    const errors = h('ul', { class: 'error-list', role: 'alert', hidden: true });
+    const button = h('button', { type: 'submit', class: className }, label);
+    const form = h('form', { class: 'answer', novalidate: false });
+    const parts = build(form);
+    form.append(errors, h('div', { class: 'actions' }, button), status);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      errors.hidden = true;
+      let body;
+      try {
+        body = parts.body();
+      } catch {
+        return; // the field says what is wrong
+      }
+      for (const f of forms) f.querySelector('button[type=submit]').disabled = true;
+      status.textContent = 'Sending…';
+      try {
+        await api('POST', `/v1/runs/${encodeURIComponent(runId)}/signal`, { ...body, request_id: request.request_id });
+        status.textContent = 'Sent. The run goes on.';
+        announce(`${label}: sent.`);
+        onAnswered();
+      } catch (err) {
+        for (const f of forms) f.querySelector('button[type=submit]').disabled = false;
+        status.textContent = '';
+        const unplaced = err instanceof ApiError && err.errors.length > 0 && parts.showErrors ? parts.showErrors(err.errors) : [];
+        const lines = err.reasonCode === 'run_not_awaiting_input'
+          ? ['This request no longer waits for an answer (it was answered, expired or the run ended).']
+          : err.errors.length === 0
+            ? [err.message]
+            : [unplaced.length === 0 ? 'The service refused this answer: see the marked fields.' : 'The service refused this answer:',
+              ...unplaced.map((u) => `${u.pointer || '(the answer)'}: ${u.message}`)];
+        replace(errors, lines.map((line) => h('li', {}, line)));
+        errors.hidden = false;
+        if (err.reasonCode === 'run_not_awaiting_input') onAnswered();
+      }
+    });
+    forms.push(form);
+    return form;
+  }
+
+  if (allowed.has('approve')) {
+    panel.append(answerForm('Approve', 'primary', () => ({ body: () => ({ action: 'approve' }) })));
+    if (request.allow_edits) {
+      panel.append(answerForm('Approve with edits', 'secondary', (form) => {
+        const editor = schemaForm(request.response_schema ?? null, request.proposed_action?.arguments ?? {}, 'Edit the arguments');
+        form.append(editor.element);
+        return { body: () => ({ action: 'approve', payload: { arguments: editor.read() } }), showErrors: editor.showErrors };
+      }));
+    }
+  }
+
+  if (allowed.has('submit_input')) {
+    panel.append(answerForm('Submit input', allowed.has('approve') ? 'secondary' : 'primary', (form) => {
+      const editor = schemaForm(request.response_schema ?? null, request.response_schema ? undefined : {}, 'Your input');
+      form.append(editor.element);
+      return { body: () => ({ action: 'submit_input', payload: editor.read() }), showErrors: editor.showErrors };
+    }));
+  }
+
+  if (allowed.has('reject')) {
+    panel.append(answerForm('Reject', 'danger', (form) => {
+      const id = `reject-reason-${request.request_id}`;
+      const reason = h('textarea', { id, rows: '2', required: true });
+      form.append(h('div', { class: 'field' }, h('label', { for: id }, 'Reason for rejecting'), reason));
+      return { body: () => ({ action: 'reject', payload: { reason: reason.value.trim() } }) };
+    }));
+  }
+
+  return panel;
+}
