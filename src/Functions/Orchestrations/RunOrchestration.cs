@@ -230,12 +230,14 @@ public static partial class RunOrchestration
             var expiresAt = request.ExpiresAt.UtcDateTime;
             var deadline = expiresAt;
             var sent = new HashSet<int>();
+            var plannedFrom = context.CurrentUtcDateTime;
 #pragma warning disable DURABLE0011 // Each turn consumes one raised event or one timer; history grows only with what clients send.
             while (true)
             {
-                // The next reminder still ahead of us: the largest lead time not yet sent whose time has not passed.
-                var now = context.CurrentUtcDateTime;
-                int? reminder = request.Reminders!.Where(r => !sent.Contains(r) && expiresAt.AddSeconds(-r) > now).Select(r => (int?)r).FirstOrDefault();
+                // The next reminder: the largest lead time not yet sent that falls after the deadline was set (a reminder whose
+                // time came while the orchestration was busy goes out late rather than not at all; one that would have come
+                // before the request opened or its deadline moved is skipped).
+                int? reminder = request.Reminders!.Where(r => !sent.Contains(r) && expiresAt.AddSeconds(-r) > plannedFrom).Select(r => (int?)r).FirstOrDefault();
                 using var timers = new CancellationTokenSource();
                 var deadlineTimer = context.CreateTimer(deadline, timers.Token);
                 var reminderTimer = reminder is { } lead ? context.CreateTimer(expiresAt.AddSeconds(-lead), timers.Token) : null;
@@ -274,7 +276,7 @@ public static partial class RunOrchestration
                     _moved = null;
                     if (update.RequestId == request.RequestId)
                     {
-                        (expiresAt, deadline) = (update.ExpiresAt.UtcDateTime, update.ExpiresAt.UtcDateTime);
+                        (expiresAt, deadline, plannedFrom) = (update.ExpiresAt.UtcDateTime, update.ExpiresAt.UtcDateTime, context.CurrentUtcDateTime);
                         sent.Clear();
                     }
 
@@ -285,10 +287,14 @@ public static partial class RunOrchestration
                 {
                     var reminded = await CallAsync<RemindOutcome>(
                         nameof(RunActivities.RemindHuman), new RemindInput(input.TenantId, input.RunId, request.RequestId, reminder!.Value));
-                    sent.Add(reminder.Value);
+                    if (reminded.Verdict != RemindVerdict.NotYet)
+                    {
+                        sent.Add(reminder.Value);
+                    }
+
                     if (reminded.ExpiresAt is { } current && current.UtcDateTime != expiresAt)
                     {
-                        (expiresAt, deadline) = (current.UtcDateTime, current.UtcDateTime);
+                        (expiresAt, deadline, plannedFrom) = (current.UtcDateTime, current.UtcDateTime, context.CurrentUtcDateTime);
                         sent.Clear();
                     }
 
@@ -307,7 +313,7 @@ public static partial class RunOrchestration
                         var current = expiry.ExpiresAt!.Value.UtcDateTime;
                         if (current != expiresAt)
                         {
-                            (expiresAt, sent) = (current, []);
+                            (expiresAt, sent, plannedFrom) = (current, [], context.CurrentUtcDateTime);
                         }
 
                         var next = current + TimerSlack;

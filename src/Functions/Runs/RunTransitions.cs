@@ -194,7 +194,8 @@ public static class RunTransitions
             return new(new RemindOutcome(RemindVerdict.Sent, pending.ExpiresAt));
         }
 
-        if (now < pending.ExpiresAt.AddSeconds(-secondsBefore).AddSeconds(-1))
+        // A timer can fire up to a second early: two seconds of slack, so a reminder is never refused for that alone.
+        if (now < pending.ExpiresAt.AddSeconds(-secondsBefore).AddSeconds(-2))
         {
             return new(new RemindOutcome(RemindVerdict.NotYet, pending.ExpiresAt));
         }
