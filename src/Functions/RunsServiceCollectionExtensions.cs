@@ -60,6 +60,7 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<OpenRunIndex>();
         services.TryAddSingleton<IWebhookHostResolver, DnsWebhookHostResolver>();
         services.TryAddSingleton<WebhookUrlPolicy>();
+        services.TryAddSingleton<PublicAddressConnector>();
         services.TryAddSingleton<IWebhookTransport, HttpWebhookTransport>();
         services.TryAddSingleton<WebhookSubscriptionStore>();
         services.TryAddSingleton<WebhookOutboxIndex>();

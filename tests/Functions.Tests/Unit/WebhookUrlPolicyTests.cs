@@ -192,7 +192,7 @@ public sealed class WebhookUrlPolicyTests
         var policy = new WebhookUrlPolicy(Options.Create(new WebhookOptions()), resolver);
         var (checkedUrl, refusal) = await policy.CheckAsync($"https://rebind.test:{port}/hook", CancellationToken.None);
         Assert.True(refusal is null, refusal);
-        using var transport = new HttpWebhookTransport(policy, resolver);
+        using var transport = new HttpWebhookTransport(new PublicAddressConnector(policy, resolver));
 
         var result = await transport.PostAsync(checkedUrl!, "{}", [], TimeSpan.FromSeconds(10), CancellationToken.None);
 
@@ -206,7 +206,7 @@ public sealed class WebhookUrlPolicyTests
     public async Task AtDelivery_AnIpLiteralToAPrivateAddress_IsRefused()
     {
         var policy = Policy(allowLoopback: false);
-        using var transport = new HttpWebhookTransport(policy, new FakeResolver());
+        using var transport = new HttpWebhookTransport(new PublicAddressConnector(policy, new FakeResolver()));
         var result = await transport.PostAsync(new Uri("https://10.0.0.1/hook"), "{}", [], TimeSpan.FromSeconds(10), CancellationToken.None);
         Assert.Null(result.StatusCode);
         Assert.StartsWith("Address not allowed", result.Error, StringComparison.Ordinal);
@@ -222,7 +222,7 @@ public sealed class WebhookUrlPolicyTests
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var received = ServeOnceAsync(listener, statusLine);
         var policy = Policy(allowLoopback: true);
-        using var transport = new HttpWebhookTransport(policy, new FakeResolver());
+        using var transport = new HttpWebhookTransport(new PublicAddressConnector(policy, new FakeResolver()));
 
         var result = await transport.PostAsync(
             new Uri($"http://localhost:{port}/hook"), """{"a":1}""", [new("webhook-id", "msg_1")], TimeSpan.FromSeconds(10), CancellationToken.None);
