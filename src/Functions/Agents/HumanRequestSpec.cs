@@ -8,6 +8,8 @@ namespace AgentRuns.Functions.Agents;
 /// What an agent asks of a human: the kind of input, the prompt, what is proposed, which answers are allowed, and the
 /// optional typed parts (a schema for what the human supplies, edits of the proposed action, a timeout and reminders).
 /// </summary>
+/// <param name="ProposedActionRedacted">True when the agent masked secret-looking fields of the proposed action: the
+/// <c>run.awaiting_input</c> event then says <c>redacted: true</c>.</param>
 public sealed record HumanRequestSpec(
     string InputKind,
     string Prompt,
@@ -16,7 +18,8 @@ public sealed record HumanRequestSpec(
     string? ResponseSchemaJson = null,
     bool AllowEdits = false,
     int? TimeoutSeconds = null,
-    IReadOnlyList<int>? Reminders = null);
+    IReadOnlyList<int>? Reminders = null,
+    bool ProposedActionRedacted = false);
 
 /// <summary>Reads and checks the request fields of a plan step (or any agent's answer written in the same shape).</summary>
 public static class HumanRequestSpecs

@@ -38,6 +38,12 @@ public enum AgentDecisionKind
 
     /// <summary>Cannot go on: <see cref="AgentDecision.Reason"/> says why.</summary>
     Fail,
+
+    /// <summary>
+    /// Nothing to record yet: ask again after <see cref="AgentDecision.WorkSeconds"/> (a durable timer; the run stays <c>running</c>
+    /// and cancellable, and no event is written). An HTTP worker's <c>{"type":"wait","seconds":n}</c>.
+    /// </summary>
+    Wait,
 }
 
 /// <summary>
@@ -74,4 +80,7 @@ public sealed record AgentDecision(
     public static AgentDecision Finish(string outputJson, bool redacted = false) => new(AgentDecisionKind.Finish, OutputJson: outputJson, OutputRedacted: redacted);
 
     public static AgentDecision Fail(string reasonCode, string reason) => new(AgentDecisionKind.Fail, ReasonCode: reasonCode, Reason: reason);
+
+    /// <param name="seconds">How long until the agent is asked again.</param>
+    public static AgentDecision Wait(int seconds) => new(AgentDecisionKind.Wait, WorkSeconds: seconds);
 }

@@ -145,6 +145,15 @@ public static partial class RunOrchestration
                         answers.Add(new HumanAnswer(signal.RequestId, request.InputKind, signal.Action, signal.PayloadJson, signal.ApprovedActionJson, signal.Actor));
                         break;
 
+                    case AgentDecisionKind.Wait:
+                        // The agent asks to be asked again later (an HTTP worker's long work): a durable timer, no event.
+                        if (await WorkAsync(TimeSpan.FromSeconds(Math.Max(1, decision.WorkSeconds))))
+                        {
+                            return "cancelled";
+                        }
+
+                        break;
+
                     case AgentDecisionKind.Finish:
                         return await CompleteAsync(RunEnding.Succeeded(decision.OutputJson ?? "{}", decision.OutputRedacted));
 
@@ -222,7 +231,7 @@ public static partial class RunOrchestration
                 AllowEdits: spec.AllowEdits,
                 TimeoutSeconds: timeoutSeconds,
                 Reminders: spec.Reminders ?? []);
-            if (await WriteAsync(new RunWrite(++_writes, RunWriteKind.OpenRequest, Request: request)) == WriteOutcome.Ended)
+            if (await WriteAsync(new RunWrite(++_writes, RunWriteKind.OpenRequest, Request: request, RequestRedacted: spec.ProposedActionRedacted)) == WriteOutcome.Ended)
             {
                 return null;
             }

@@ -26,6 +26,7 @@ public enum RunWriteKind
 /// keeps the last one applied, so an activity that runs twice applies its write once.
 /// </summary>
 /// <param name="Notes">For <see cref="RunWriteKind.Progress"/>: one <c>run.worker.progress</c> each (else Tool and Summary make one).</param>
+/// <param name="RequestRedacted">For <see cref="RunWriteKind.OpenRequest"/>: the agent masked secrets in the proposed action.</param>
 public sealed record RunWrite(
     int Index,
     RunWriteKind Kind,
@@ -34,7 +35,8 @@ public sealed record RunWrite(
     string? Summary = null,
     PendingRequest? Request = null,
     RunEnding? Ending = null,
-    IReadOnlyList<Agents.ProgressNote>? Notes = null);
+    IReadOnlyList<Agents.ProgressNote>? Notes = null,
+    bool RequestRedacted = false);
 
 /// <summary>How a run ends when its agent finishes or fails.</summary>
 public sealed record RunEnding(string Status, string? OutputJson = null, bool OutputRedacted = false, RunError? Error = null)

@@ -31,7 +31,8 @@ public static class RunEventValues
             }
         }));
 
-    public static NewEvent AwaitingInput(PendingRequest request) => new(RunEventTypes.AwaitingInput, request.ToJson());
+    /// <param name="redacted">The agent masked secrets in the proposed action.</param>
+    public static NewEvent AwaitingInput(PendingRequest request, bool redacted = false) => new(RunEventTypes.AwaitingInput, request.ToJson(), redacted);
 
     /// <param name="loggedPayloadJson">The payload with secrets masked: what the log may show.</param>
     /// <param name="arguments">For an approval of an action with arguments: the proposed and the approved arguments.</param>

@@ -84,7 +84,7 @@ public static class RunTransitions
                 var request = write.Request ?? throw new ArgumentException("An OpenRequest write needs its request.", nameof(write));
                 return Change(
                     WriteOutcome.Applied, run, next with { Status = RunStatus.AwaitingInput, Pending = request, RemindersSent = [] }, now,
-                    RunEventValues.AwaitingInput(request));
+                    RunEventValues.AwaitingInput(request, write.RequestRedacted));
 
             case RunWriteKind.Complete:
                 var ending = write.Ending ?? throw new ArgumentException("A Complete write needs its ending.", nameof(write));

@@ -51,6 +51,49 @@ public sealed class RunOrchestrationTests
     }
 
     [Fact]
+    public async Task AWait_SetsADurableTimer_WritesNothing_AndThenAsksTheAgentForTheNextStep()
+    {
+        var run = new FakeRun(AgentDecision.Wait(30), AgentDecision.Finish("{}"));
+        var orchestration = run.Start();
+
+        await run.TimerCreated.Task.WaitAsync(Wait);
+        Assert.Equal(FakeRun.Now.AddSeconds(30), run.TimerFireAt);
+        Assert.Equal([RunWriteKind.Start], run.Writes.Select(w => w.Kind));
+        Assert.Single(run.AgentInputs);
+        run.FireTimer();
+
+        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
+        Assert.Equal([0, 1], run.AgentInputs.Select(i => i.StepIndex));
+        Assert.Equal([RunWriteKind.Start, RunWriteKind.Complete], run.Writes.Select(w => w.Kind));
+    }
+
+    [Fact]
+    public async Task ACancelDuringAWait_EndsTheOrchestration_AndCancelsItsTimer()
+    {
+        var run = new FakeRun(AgentDecision.Wait(3600), AgentDecision.Finish("{}"));
+        var orchestration = run.Start();
+        await run.TimerCreated.Task.WaitAsync(Wait);
+
+        run.Cancel.SetResult(new CancelEvent(DateTimeOffset.UtcNow));
+
+        Assert.Equal("cancelled", await orchestration.WaitAsync(Wait));
+        Assert.True(run.TimerToken.IsCancellationRequested);
+        Assert.Single(run.AgentInputs);
+    }
+
+    [Fact]
+    public async Task ARequestWhoseProposedActionTheAgentMasked_IsWrittenAsRedacted()
+    {
+        var run = new FakeRun(AgentDecision.Ask(new HumanRequestSpec(InputKinds.Approval, "Deploy?", """{"token":"[REDACTED]"}""", ProposedActionRedacted: true)));
+        _ = run.Start();
+        await run.TimerCreated.Task.WaitAsync(Wait);
+
+        var write = run.Writes.Single(w => w.Kind == RunWriteKind.OpenRequest);
+        Assert.True(write.RequestRedacted);
+        Assert.True(RunEventValues.AwaitingInput(write.Request!, write.RequestRedacted).Redacted);
+    }
+
+    [Fact]
     public async Task TheDeadline_WhenTheRecordSaysExpired_EndsTheOrchestrationWithoutAnotherWrite()
     {
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?")) { Expiry = new ExpireOutcome(ExpireVerdict.Expired) };
