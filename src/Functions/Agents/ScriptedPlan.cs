@@ -115,7 +115,11 @@ public static class ScriptedPlan
         return true;
     }
 
-    private static bool TryParseStep(JsonElement item, int maxTimeoutSeconds, out PlanStep? step, out string? error)
+    /// <summary>
+    /// Reads one step: of a plan, or an HTTP worker's answer, which has the same shape. Members a step type does not use are
+    /// ignored here (the worker's answers are held to them by <see cref="WorkerAnswers"/>).
+    /// </summary>
+    public static bool TryParseStep(JsonElement item, int maxTimeoutSeconds, out PlanStep? step, out string? error)
     {
         step = null;
         if (item.ValueKind != JsonValueKind.Object)

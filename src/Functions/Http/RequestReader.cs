@@ -67,7 +67,7 @@ public static class RequestReader
                 throw ApiException.InvalidRequest("The body must be a JSON object.");
             }
 
-            if (!HasValidText(document.RootElement))
+            if (!ApiJson.HasValidText(document.RootElement))
             {
                 throw InvalidText();
             }
@@ -187,52 +187,6 @@ public static class RequestReader
         }
 
         return RunIds.IsWellFormed(id) ? id : throw ApiException.RunNotFound(id);
-    }
-
-    /// <summary>JSON allows escapes like \ud800 that are not text; reading them later would throw, so refuse them here.</summary>
-    private static bool HasValidText(JsonElement element)
-    {
-        try
-        {
-            return Walk(element);
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-
-        static bool Walk(JsonElement e)
-        {
-            switch (e.ValueKind)
-            {
-                case JsonValueKind.String:
-                    _ = e.GetString();
-                    return true;
-                case JsonValueKind.Object:
-                    foreach (var p in e.EnumerateObject())
-                    {
-                        _ = p.Name;
-                        if (!Walk(p.Value))
-                        {
-                            return false;
-                        }
-                    }
-
-                    return true;
-                case JsonValueKind.Array:
-                    foreach (var item in e.EnumerateArray())
-                    {
-                        if (!Walk(item))
-                        {
-                            return false;
-                        }
-                    }
-
-                    return true;
-                default:
-                    return true;
-            }
-        }
     }
 
     private static ApiException TooLarge() =>
