@@ -189,6 +189,8 @@ var tableNames = {
   webhookAttempts: 'WebhookAttempts'
   modelTurns: 'ModelTurns'
   emailOutbox: 'EmailOutbox'
+  workers: 'Workers'
+  workerSteps: 'WorkerSteps'
 }
 
 // Settings the application code reads (Section__Key). Adding one is one line here.
@@ -209,6 +211,8 @@ var appSettings = {
   RunStorage__WebhookAttemptsTable: tableNames.webhookAttempts
   RunStorage__ModelTurnsTable: tableNames.modelTurns
   RunStorage__EmailOutboxTable: tableNames.emailOutbox
+  RunStorage__WorkersTable: tableNames.workers
+  RunStorage__WorkerStepsTable: tableNames.workerSteps
   // An API request waits at most ~(timeout x (retries + 1)) on storage that does not answer, then gets 503.
   RunStorage__NetworkTimeoutSeconds: '5'
   RunStorage__MaxRetries: '2'
@@ -251,6 +255,13 @@ var appSettings = {
   Webhooks__MaxConcurrentDeliveries: '8'
   Webhooks__MaxPerTenant: '20'
   Webhooks__AttemptRetentionDays: '30'
+  // HTTP workers (agent "worker:<name>"): see docs/api.md, "HTTP workers". Their URLs follow the webhooks' rule above.
+  Workers__TimeoutSeconds: '30'
+  Workers__MaxRetries: '3'
+  Workers__RetryDelayMilliseconds: '1000'
+  Workers__MaxResponseBytes: '262144'
+  Workers__MaxPerTenant: '20'
+  Workers__MaxSteps: '500'
   // No development key in Azure: mint keys with src/Tools (see docs/deploy.md).
   Auth__DevelopmentKey: ''
   Auth__DevelopmentTenant: 'dev'

@@ -75,6 +75,7 @@ public static class RunsServiceCollectionExtensions
         services.TryAddSingleton<IAgent, ScriptedAgent>();
         services.AddSingleton<IAgentProvider, ScriptedAgentProvider>();
         services.AddModelAgent();
+        services.AddWorkerAgents();
         services.TryAddSingleton<AgentCatalog>();
         services.TryAddSingleton<ICallerResolver, ApiKeyCallerResolver>();
         services.TryAddSingleton<RunService>();

@@ -40,6 +40,8 @@ public static class LocalHostLaunch
                 ["RunStorage__WebhookAttemptsTable"] = tablePrefix + "HookLog",
                 ["RunStorage__ModelTurnsTable"] = tablePrefix + "Turns",
                 ["RunStorage__EmailOutboxTable"] = tablePrefix + "Mail",
+                ["RunStorage__WorkersTable"] = tablePrefix + "Workers",
+                ["RunStorage__WorkerStepsTable"] = tablePrefix + "WSteps",
                 ["Auth__DevelopmentKey"] = apiKey,
                 ["Auth__DevelopmentTenant"] = tenant,
                 ["DOTNET_hostBuilder__reloadConfigOnChange"] = "false",

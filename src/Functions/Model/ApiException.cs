@@ -74,6 +74,16 @@ public sealed class ApiException(int status, string reasonCode, string title, st
     public static ApiException InvalidWebhookUrl(string detail) =>
         new(400, ReasonCodes.InvalidWebhookUrl, "Invalid webhook URL", detail);
 
+    public static ApiException WorkerNotFound(string name) =>
+        new(404, ReasonCodes.WorkerNotFound, "Worker not found", $"No worker named '{Truncate(name)}' is registered.");
+
+    public static ApiException WorkerExists(string name) =>
+        new(409, ReasonCodes.WorkerExists, "Worker exists",
+            $"A worker named '{Truncate(name)}' is already registered. Delete it first to register it again (that makes a new secret).");
+
+    public static ApiException InvalidWorkerUrl(string detail) =>
+        new(400, ReasonCodes.InvalidWorkerUrl, "Invalid worker URL", detail);
+
     public static ApiException StorageUnavailable(int retryAfterSeconds)
     {
         var problem = new ApiException(503, ReasonCodes.StorageUnavailable, "Storage unavailable",
@@ -110,4 +120,7 @@ public static class ReasonCodes
     public const string NotFound = "not_found";
     public const string WebhookNotFound = "webhook_not_found";
     public const string InvalidWebhookUrl = "invalid_webhook_url";
+    public const string WorkerNotFound = "worker_not_found";
+    public const string WorkerExists = "worker_exists";
+    public const string InvalidWorkerUrl = "invalid_worker_url";
 }

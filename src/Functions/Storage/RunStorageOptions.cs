@@ -48,6 +48,14 @@ public sealed class RunStorageOptions
     [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
     public string ModelTurnsTable { get; set; } = "ModelTurns";
 
+    /// <summary>The tenants' HTTP workers and their signing secrets, one partition per tenant (see <see cref="WorkerStore"/>).</summary>
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string WorkersTable { get; set; } = "Workers";
+
+    /// <summary>What each step of a run with an HTTP worker decided, one partition per run (see <see cref="WorkerStepStore"/>).</summary>
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string WorkerStepsTable { get; set; } = "WorkerSteps";
+
     /// <summary>What the sample <c>send_email</c> tool "sends": one row per approved call (see <see cref="EmailOutbox"/>).</summary>
     [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
     public string EmailOutboxTable { get; set; } = "EmailOutbox";

@@ -30,6 +30,8 @@ public sealed class RunTables
         WebhookAttempts = service.GetTableClient(o.WebhookAttemptsTable);
         ModelTurns = service.GetTableClient(o.ModelTurnsTable);
         EmailOutbox = service.GetTableClient(o.EmailOutboxTable);
+        Workers = service.GetTableClient(o.WorkersTable);
+        WorkerSteps = service.GetTableClient(o.WorkerStepsTable);
     }
 
     public TableServiceClient Service { get; }
@@ -56,7 +58,14 @@ public sealed class RunTables
 
     public TableClient EmailOutbox { get; }
 
-    public IEnumerable<TableClient> All => [Runs, OpenRuns, Idempotency, ApiKeys, Webhooks, WebhookOutbox, WebhookAttempts, ModelTurns, EmailOutbox];
+    /// <summary>HTTP workers (<see cref="WorkerStore"/>).</summary>
+    public TableClient Workers { get; }
+
+    /// <summary>The decisions of HTTP workers' steps (<see cref="WorkerStepStore"/>).</summary>
+    public TableClient WorkerSteps { get; }
+
+    public IEnumerable<TableClient> All =>
+        [Runs, OpenRuns, Idempotency, ApiKeys, Webhooks, WebhookOutbox, WebhookAttempts, ModelTurns, EmailOutbox, Workers, WorkerSteps];
 
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {

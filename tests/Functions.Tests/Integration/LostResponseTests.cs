@@ -93,6 +93,8 @@ public sealed class LostResponseTests
             ApiKeysTable = host.TablePrefix + "Keys",
             ModelTurnsTable = host.TablePrefix + "Turns",
             EmailOutboxTable = host.TablePrefix + "Mail",
+            WorkersTable = host.TablePrefix + "Workers",
+            WorkerStepsTable = host.TablePrefix + "WSteps",
         };
         return (new RunTables(new TableServiceClient(Azurite.ConnectionString, options), o), loss);
     }

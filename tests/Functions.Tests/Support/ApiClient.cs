@@ -124,6 +124,11 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
             return webhooks;
         }
 
+        if (RouteWorkers(method, path, request) is { } workers)
+        {
+            return workers;
+        }
+
         // Requests for human input: the inbox, and moving a deadline.
         var requests = ActivatorUtilities.CreateInstance<RequestFunctions>(host.Services);
         if (path == "/v1/requests" && method == "GET")
@@ -179,6 +184,33 @@ public sealed partial class ApiClient(RunsTestHost host, string? key)
             _ => throw new InvalidOperationException($"No function serves {method} {path}."),
         };
     }
+
+    // HTTP workers (WorkerFunctions).
+    private Task<IResult>? RouteWorkers(string method, string path, HttpRequest request)
+    {
+        var w = host.WorkerFunctions;
+        if (path == "/v1/workers")
+        {
+            return method == "POST" ? w.CreateWorker(request) : w.ListWorkers(request);
+        }
+
+        var match = WorkerRoute().Match(path);
+        if (!match.Success)
+        {
+            return null;
+        }
+
+        var name = Uri.UnescapeDataString(match.Groups["name"].Value);
+        return method switch
+        {
+            "GET" => w.GetWorker(request, name),
+            "DELETE" => w.DeleteWorker(request, name),
+            _ => throw new InvalidOperationException($"No function serves {method} {path}."),
+        };
+    }
+
+    [GeneratedRegex("^/v1/workers/(?<name>[^/]+)$")]
+    private static partial Regex WorkerRoute();
 
     [GeneratedRegex("^/v1/webhooks/(?<id>[^/]+)(?<rest>/deliveries)?$")]
     private static partial Regex WebhookRoute();

@@ -7,6 +7,7 @@ using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Webhooks;
+using AgentRuns.Functions.Workers;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.AI;
 using Microsoft.DurableTask.Testing;
@@ -33,6 +34,7 @@ public sealed class RunsTestHost
         TablePrefix = tablePrefix;
         Functions = ActivatorUtilities.CreateInstance<RunFunctions>(durable.Services);
         WebhookFunctions = ActivatorUtilities.CreateInstance<WebhookFunctions>(durable.Services);
+        WorkerFunctions = ActivatorUtilities.CreateInstance<WorkerFunctions>(durable.Services);
     }
 
     public DurableTaskTestHost Durable { get; }
@@ -46,6 +48,11 @@ public sealed class RunsTestHost
     public RunFunctions Functions { get; }
 
     public WebhookFunctions WebhookFunctions { get; }
+
+    public WorkerFunctions WorkerFunctions { get; }
+
+    /// <summary>Where the HTTP workers' calls go: answered as each test says (by the URL's path), recorded.</summary>
+    public ScriptedWorkers Workers => Services.GetRequiredService<ScriptedWorkers>();
 
     /// <summary>Where the service's webhooks go: recorded, answered as each test says.</summary>
     public RecordingWebhookTransport Receivers => (RecordingWebhookTransport)Services.GetRequiredService<IWebhookTransport>();
@@ -105,6 +112,17 @@ public sealed class RunsTestHost
                     services.AddModelAgentTool(TestModelTools.ArchiveThreadTool.Function);
                     services.AddRunsServices();
                     services.AddHttpClient(ModelChatClients.HttpClientName).ConfigurePrimaryHttpMessageHandler(() => new ScriptedModelHandler());
+
+                    // HTTP workers: the real client (resilience, signing, size bound) over scripted answers instead of sockets.
+                    services.AddSingleton<ScriptedWorkers>();
+                    services.AddHttpClient(WorkerClient.HttpClientName).ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<ScriptedWorkers>());
+                    services.PostConfigure<WorkerOptions>(o =>
+                    {
+                        o.TimeoutSeconds = 5;
+                        o.MaxRetries = 2;
+                        o.RetryDelayMilliseconds = 1;
+                        o.MaxResponseBytes = 64 * 1024;
+                    });
                     services.PostConfigure<ModelAgentOptions>(o =>
                     {
                         o.Endpoint = "http://model.test/v1";
@@ -130,6 +148,8 @@ public sealed class RunsTestHost
                         o.WebhookAttemptsTable = prefix + "HookLog";
                         o.ModelTurnsTable = prefix + "Turns";
                         o.EmailOutboxTable = prefix + "Mail";
+                        o.WorkersTable = prefix + "Workers";
+                        o.WorkerStepsTable = prefix + "WSteps";
                     });
                 },
             });
