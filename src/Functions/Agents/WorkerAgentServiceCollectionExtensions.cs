@@ -11,7 +11,7 @@ namespace AgentRuns.Functions.Agents;
 
 public static class WorkerAgentServiceCollectionExtensions
 {
-    /// <summary>The longest back-off between two attempts (a longer Retry-After is cut to it).</summary>
+    /// <summary>The longest exponential back-off between two attempts (a Retry-After may ask for longer, within <see cref="TotalTimeout"/>).</summary>
     public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
     /// <summary>The longest one step's call may take with all its retries: each attempt's timeout and the longest back-off between them.</summary>
