@@ -6,7 +6,7 @@ using AgentRuns.Benchmarks.Infra;
 using AgentRuns.Benchmarks.Micro;
 using AgentRuns.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project bench/Benchmarks [-- --quick] [--micro | --e2e] [--only cost,signal,append,throughput,waiting]
+// dotnet run -c Release --project bench/Benchmarks [-- --quick] [--micro | --e2e] [--only cost,signal,append,throughput,waiting,inbox]
 //   [--waiting-runs N] [--out DIR]
 // Starts its own Azurite (the repository's, `npm ci` first) and local hosts; every request goes to 127.0.0.1.
 var quick = args.Contains("--quick");
@@ -57,6 +57,7 @@ if (!microOnly)
         ("append", AppendScenario.RunAsync),
         ("throughput", ThroughputScenario.RunAsync),
         ("waiting", WaitingScenario.RunAsync),
+        ("inbox", InboxScenario.RunAsync),
     ];
     foreach (var (name, run) in scenarios.Where(s => only is null || only.Contains(s.Name)))
     {

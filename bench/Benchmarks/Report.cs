@@ -115,6 +115,11 @@ public static class Report
                     : I($"{w.Resumed} of {w.Runs} resumed and succeeded within the {r.Plan.ResumeCapSeconds} s cap.")));
         }
 
+        if (r.Inbox is { } inbox)
+        {
+            md.AppendLine(I($"Inbox ({inbox.Waiting} waiting): p50 {Ms(inbox.Before.Latency.P50)} ms, {inbox.Before.RequestsPerRead:F1} requests per read; with {inbox.Finished:N0} finished runs added: p50 {Ms(inbox.After.Latency.P50)} ms, {inbox.After.RequestsPerRead:F1} per read (the same range queried straight against the emulator: p50 {Ms(inbox.Before.DirectQuery.P50)} → {Ms(inbox.After.DirectQuery.P50)} ms)."));
+        }
+
         return md.ToString();
     }
 
@@ -300,6 +305,19 @@ public static class Report
             md.AppendLine("| | n | p50 | p95 | p99 | max |");
             md.AppendLine("|---|---:|---:|---:|---:|---:|");
             LatencyRow(md, "`POST /v1/runs`, back to back", create.Sequential);
+            md.AppendLine();
+        }
+
+        if (r.Inbox is { } inbox)
+        {
+            md.AppendLine(I($"## 6b. The inbox with {inbox.Waiting} waiting runs, before and after {inbox.Finished:N0} finished ones"));
+            md.AppendLine();
+            md.AppendLine(inbox.Method);
+            md.AppendLine();
+            md.AppendLine("| | n | p50 | p95 | p99 | max | Runs-table requests per read | direct range query p50 |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine(I($"| {inbox.Waiting} waiting, no finished runs | {inbox.Before.Latency.N} | {Ms(inbox.Before.Latency.P50)} | {Ms(inbox.Before.Latency.P95)} | {Ms(inbox.Before.Latency.P99)} | {Ms(inbox.Before.Latency.Max)} | {inbox.Before.RequestsPerRead:F2} | {Ms(inbox.Before.DirectQuery.P50)} |"));
+            md.AppendLine(I($"| {inbox.Waiting} waiting, {inbox.Finished:N0} finished runs | {inbox.After.Latency.N} | {Ms(inbox.After.Latency.P50)} | {Ms(inbox.After.Latency.P95)} | {Ms(inbox.After.Latency.P99)} | {Ms(inbox.After.Latency.Max)} | {inbox.After.RequestsPerRead:F2} | {Ms(inbox.After.DirectQuery.P50)} |"));
             md.AppendLine();
         }
 

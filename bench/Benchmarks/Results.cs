@@ -64,6 +64,8 @@ public sealed class Results
 
     public WaitingResult? Waiting { get; set; }
 
+    public Scenarios.InboxResults? Inbox { get; set; }
+
     public List<MicroResult> Micro { get; } = [];
 
     /// <summary>How the scenarios without a method of their own were measured (throughput, waiting, micro).</summary>
