@@ -1,3 +1,4 @@
+using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Storage;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -63,6 +64,7 @@ public static class ModelAgentServiceCollectionExtensions
         services.TryAddSingleton<ModelChatClients>();
         services.TryAddKeyedSingleton<IChatClient>(AgentNames.Model, (sp, _) => sp.GetRequiredService<ModelChatClients>().Create());
         services.TryAddSingleton<ModelConversationStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAgentRunState, ModelConversationStore>(sp => sp.GetRequiredService<ModelConversationStore>()));
         services.TryAddSingleton<EmailOutbox>();
         services.TryAddSingleton<SampleEmailTools>();
         services.TryAddSingleton<ModelToolset>();

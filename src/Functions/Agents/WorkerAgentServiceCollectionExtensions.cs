@@ -1,3 +1,4 @@
+using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Webhooks;
 using AgentRuns.Functions.Workers;
@@ -66,6 +67,7 @@ public static class WorkerAgentServiceCollectionExtensions
 
         services.TryAddSingleton<WorkerStore>();
         services.TryAddSingleton<WorkerStepStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAgentRunState, WorkerStepStore>(sp => sp.GetRequiredService<WorkerStepStore>()));
         services.TryAddSingleton<WorkerClient>();
         services.TryAddSingleton<WorkerAgent>();
         services.TryAddSingleton<WorkerService>();

@@ -37,8 +37,11 @@ public interface IRunEngine
 
     Task TerminateAsync(string runId, string reason, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes the Durable history of runs that finished and were created before <paramref name="createdBefore"/>; returns how many.</summary>
-    Task<int> PurgeFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default);
+    /// <summary>Up to <paramref name="limit"/> runs whose orchestration finished and was created before <paramref name="createdBefore"/>.</summary>
+    Task<IReadOnlyList<string>> ListFinishedAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a finished run's Durable history; false when there was none (or the instance has not finished).</summary>
+    Task<bool> PurgeAsync(string runId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>
@@ -103,13 +106,35 @@ public sealed partial class RunEngine(DurableTaskClient durable, ILogger logger)
     public Task TerminateAsync(string runId, string reason, CancellationToken cancellationToken = default) =>
         durable.TerminateInstanceAsync(runId, new TerminateInstanceOptions { Output = reason }, cancellationToken);
 
-    public async Task<int> PurgeFinishedAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<string>> ListFinishedAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken = default)
     {
-        // A from time is required (a null one fails in the gRPC layer), and the statuses must be terminal ones: an empty or
-        // non-terminal list would purge running instances too.
-        var result = await durable.PurgeAllInstancesAsync(
-            new PurgeInstancesFilter(DateTimeOffset.UnixEpoch, createdBefore, Finished), cancellationToken);
-        return result.PurgedInstanceCount;
+        // The statuses must be terminal ones: an empty list would list (and the caller purge) running instances too.
+        var query = new OrchestrationQuery
+        {
+            CreatedFrom = DateTimeOffset.UnixEpoch,
+            CreatedTo = createdBefore,
+            Statuses = Finished,
+            PageSize = Math.Min(limit, 100),
+            FetchInputsAndOutputs = false,
+        };
+        var ids = new List<string>(limit);
+        await foreach (var instance in durable.GetAllInstancesAsync(query).WithCancellation(cancellationToken))
+        {
+            ids.Add(instance.InstanceId);
+            if (ids.Count >= limit)
+            {
+                break;
+            }
+        }
+
+        return ids;
+    }
+
+    public async Task<bool> PurgeAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        // Called with ids ListFinishedAsync returned: a run's orchestration is never started again once it finished.
+        var result = await durable.PurgeInstanceAsync(runId, cancellation: cancellationToken);
+        return result.PurgedInstanceCount > 0;
     }
 
     private async Task<bool> RaiseAsync<T>(string runId, string name, T payload)

@@ -57,7 +57,7 @@ public sealed class ConversationConflictException(string message) : Exception(me
 /// step reads what an earlier attempt stored and carries on from there (it never asks the model again for a response it has,
 /// nor returns a different decision for a step that completed).
 /// </summary>
-public sealed class ModelConversationStore(RunTables tables)
+public sealed class ModelConversationStore(RunTables tables) : Runs.IAgentRunState
 {
     private const string EntryPrefix = "c|";
     private const string DecisionPrefix = "s|";
@@ -69,6 +69,9 @@ public sealed class ModelConversationStore(RunTables tables)
     };
 
     private readonly TableClient _table = tables.ModelTurns;
+
+    public Task ForgetAsync(string runId, CancellationToken cancellationToken) =>
+        Runs.AgentRunStateTables.DeletePartitionAsync(_table, runId, cancellationToken);
 
     public async Task<ModelConversation> LoadAsync(string runId, CancellationToken cancellationToken)
     {

@@ -10,7 +10,7 @@ namespace AgentRuns.Functions.Storage;
 /// worker agent returned it (secrets masked). A step's decision is stored before it is returned, so a retried step returns it
 /// again instead of calling the worker a second time, and two attempts of a step that raced return the same decision.
 /// </summary>
-public sealed class WorkerStepStore(RunTables tables)
+public sealed class WorkerStepStore(RunTables tables) : Runs.IAgentRunState
 {
     private readonly TableClient _table = tables.WorkerSteps;
 
@@ -36,6 +36,9 @@ public sealed class WorkerStepStore(RunTables tables)
             return LargeText.Read(stored.Value, "DecisionJson")!;
         }
     }
+
+    public Task ForgetAsync(string runId, CancellationToken cancellationToken) =>
+        Runs.AgentRunStateTables.DeletePartitionAsync(_table, runId, cancellationToken);
 
     private static string Key(int step) => step.ToString("D6", CultureInfo.InvariantCulture);
 }

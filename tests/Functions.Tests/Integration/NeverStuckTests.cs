@@ -348,11 +348,11 @@ public sealed class NeverStuckTests
         var events = await api.WaitForEndAsync(runId);
         await Eventually.GetAsync(() => host.Engine.GetStateAsync(runId), s => s.State == EngineState.Gone, what: "the orchestration to finish");
 
-        var keep = new HistoryRetention(Options.Create(new RunOptions { HistoryRetentionDays = 1 }), TimeProvider.System, NullLogger<HistoryRetention>.Instance);
+        var keep = new HistoryRetention(Options.Create(new RunOptions { HistoryRetentionDays = 1 }), TimeProvider.System, [], NullLogger<HistoryRetention>.Instance);
         await keep.PurgeAsync(host.Engine, CancellationToken.None);
         Assert.NotNull(await host.Client.GetInstanceAsync(runId));
 
-        var purge = new HistoryRetention(Options.Create(new RunOptions { HistoryRetentionDays = 1 }), new RunsTestHost.ShiftedTime(TimeSpan.FromDays(1.01)), NullLogger<HistoryRetention>.Instance);
+        var purge = new HistoryRetention(Options.Create(new RunOptions { HistoryRetentionDays = 1 }), new RunsTestHost.ShiftedTime(TimeSpan.FromDays(1.01)), [], NullLogger<HistoryRetention>.Instance);
         Assert.True(await purge.PurgeAsync(host.Engine, CancellationToken.None) >= 1);
 
         Assert.Null(await host.Client.GetInstanceAsync(runId));
