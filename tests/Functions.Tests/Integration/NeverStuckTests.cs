@@ -348,16 +348,63 @@ public sealed class NeverStuckTests
         var events = await api.WaitForEndAsync(runId);
         await Eventually.GetAsync(() => host.Engine.GetStateAsync(runId), s => s.State == EngineState.Gone, what: "the orchestration to finish");
 
-        var keep = new HistoryRetention(Options.Create(new RunOptions { HistoryRetentionDays = 1 }), TimeProvider.System, [], NullLogger<HistoryRetention>.Instance);
+        var keep = ActivatorUtilities.CreateInstance<HistoryRetention>(host.Services, Options.Create(new RunOptions { HistoryRetentionDays = 1 }), TimeProvider.System);
         await keep.PurgeAsync(host.Engine, CancellationToken.None);
         Assert.NotNull(await host.Client.GetInstanceAsync(runId));
 
-        var purge = new HistoryRetention(Options.Create(new RunOptions { HistoryRetentionDays = 1 }), new RunsTestHost.ShiftedTime(TimeSpan.FromDays(1.01)), [], NullLogger<HistoryRetention>.Instance);
+        var purge = ActivatorUtilities.CreateInstance<HistoryRetention>(host.Services, Options.Create(new RunOptions { HistoryRetentionDays = 1 }), new RunsTestHost.ShiftedTime(TimeSpan.FromDays(1.01)));
         Assert.True(await purge.PurgeAsync(host.Engine, CancellationToken.None) >= 1);
 
         Assert.Null(await host.Client.GetInstanceAsync(runId));
         Assert.Equal(200, (await api.GetAsync($"/v1/runs/{runId}")).Status);
         Assert.Equal(events.Count, (await api.EventsAsync(runId)).Count);
+    }
+
+    // Retention passes purge every finished run of the shared task hub: both retention tests live in this class, whose tests
+    // run one after another.
+    [Fact]
+    public async Task WhatAFinishedRunsAgentKept_IsForgottenWithItsHistory_AndAWaitingRunsIsKept()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var url = ScriptedWorkers.NewUrl(out var path);
+        Assert.Equal(201, (await api.PostAsync("/v1/workers", $$"""{"name":"{{path}}","url":"{{url}}"}""")).Status);
+        host.Workers.AnswerJson(path, (call, _) => call.Json.GetProperty("input").GetProperty("goal").GetString() == "wait"
+            ? """{"type":"approval","prompt":"Send?"}"""
+            : call.StepIndex == 0 ? """{"type":"work","summary":"Drafted."}""" : """{"type":"finish","output":{"done":true}}""");
+        var finished = await api.CreateRunAsync($$"""{"input":{"goal":"g"},"agent":"worker:{{path}}"}""");
+        await api.WaitForEndAsync(finished);
+        var waiting = await api.CreateRunAsync($$"""{"input":{"goal":"wait"},"agent":"worker:{{path}}"}""");
+        await api.WaitForStatusAsync(waiting, "awaiting_input");
+        await Eventually.GetAsync(() => host.Engine.GetStateAsync(finished), s => s.State == EngineState.Gone, what: "the orchestration to finish");
+        var steps = host.Services.GetRequiredService<RunTables>().WorkerSteps;
+        Assert.Equal(2, await RowsAsync(steps, finished));
+        Assert.Equal(1, await RowsAsync(steps, waiting));
+
+        var retention = ActivatorUtilities.CreateInstance<HistoryRetention>(
+            host.Services, Options.Create(new RunOptions { HistoryRetentionDays = 1 }), new RunsTestHost.ShiftedTime(TimeSpan.FromDays(1.01)));
+        await retention.PurgeAsync(host.Engine, CancellationToken.None);
+
+        Assert.Equal(0, await RowsAsync(steps, finished));
+        Assert.Null(await host.Client.GetInstanceAsync(finished));
+        Assert.Equal(1, await RowsAsync(steps, waiting));
+        Assert.NotNull(await host.Client.GetInstanceAsync(waiting));
+        Assert.Equal("succeeded", (await api.GetAsync($"/v1/runs/{finished}")).Json.GetProperty("status").GetString());
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{waiting}/signal", """{"action":"approve"}""")).Status);
+
+        // The model agent's conversations go the same way.
+        Assert.Contains(host.Services.GetServices<IAgentRunState>(), s => s is ModelConversationStore);
+    }
+
+    private static async Task<int> RowsAsync(TableClient table, string runId)
+    {
+        var count = 0;
+        await foreach (var _ in table.QueryAsync<TableEntity>(e => e.PartitionKey == runId))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     /// <summary>How a client that writes text as it is (no \uXXXX) serializes: the body holds what the limit counts.</summary>

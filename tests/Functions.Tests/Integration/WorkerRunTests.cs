@@ -1,13 +1,9 @@
 using System.Net;
 using System.Text.Json;
 using AgentRuns.Functions.Agents;
-using AgentRuns.Functions.Orchestrations;
-using AgentRuns.Functions.Runs;
-using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Tests.Support;
 using AgentRuns.Functions.Workers;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using static AgentRuns.Functions.Tests.Support.RunAssertions;
 
 namespace AgentRuns.Functions.Tests.Integration;
@@ -262,48 +258,6 @@ public sealed class WorkerRunTests
         Assert.Equal(AgentDecisionKind.Fail, decision.Kind);
         Assert.Equal("agent_turn_limit", decision.ReasonCode);
         Assert.Empty(host.Workers.CallsTo(path));
-    }
-
-    [Fact]
-    public async Task AFinishedRunsStoredSteps_AreForgottenWithItsHistory_AndAWaitingRunsAreKept()
-    {
-        var (host, api, path, _) = await WorkerAsync();
-        host.Workers.AnswerJson(path, (call, _) => call.Json.GetProperty("input").GetProperty("goal").GetString() == "wait"
-            ? """{"type":"approval","prompt":"Send?"}"""
-            : call.StepIndex == 0 ? Work : Finish);
-        var finished = await api.CreateRunAsync(RunWith(path));
-        await api.WaitForEndAsync(finished);
-        var waiting = await api.CreateRunAsync(RunWith(path, """{"goal":"wait"}"""));
-        await api.WaitForStatusAsync(waiting, "awaiting_input");
-        await Eventually.GetAsync(() => host.Engine.GetStateAsync(finished), s => s.State == EngineState.Gone, what: "the orchestration to finish");
-        var steps = host.Services.GetRequiredService<RunTables>().WorkerSteps;
-        Assert.Equal(2, await RowsAsync(steps, finished));
-        Assert.Equal(1, await RowsAsync(steps, waiting));
-
-        var retention = ActivatorUtilities.CreateInstance<HistoryRetention>(
-            host.Services, Options.Create(new RunOptions { HistoryRetentionDays = 1 }), new RunsTestHost.ShiftedTime(TimeSpan.FromDays(1.01)));
-        await retention.PurgeAsync(host.Engine, CancellationToken.None);
-
-        Assert.Equal(0, await RowsAsync(steps, finished));
-        Assert.Null(await host.Client.GetInstanceAsync(finished));
-        Assert.Equal(1, await RowsAsync(steps, waiting));
-        Assert.NotNull(await host.Client.GetInstanceAsync(waiting));
-        Assert.Equal("succeeded", (await api.GetAsync($"/v1/runs/{finished}")).Json.GetProperty("status").GetString());
-        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{waiting}/signal", """{"action":"approve"}""")).Status);
-
-        // The model agent's conversations go the same way.
-        Assert.Contains(host.Services.GetServices<IAgentRunState>(), s => s is ModelConversationStore);
-    }
-
-    private static async Task<int> RowsAsync(Azure.Data.Tables.TableClient table, string runId)
-    {
-        var count = 0;
-        await foreach (var _ in table.QueryAsync<Azure.Data.Tables.TableEntity>(e => e.PartitionKey == runId))
-        {
-            count++;
-        }
-
-        return count;
     }
 
     /// <summary>A tenant of its own with a worker registered at a scripted URL: the worker's name is the URL's path.</summary>
