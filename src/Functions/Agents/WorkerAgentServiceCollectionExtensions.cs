@@ -12,7 +12,7 @@ namespace AgentRuns.Functions.Agents;
 
 public static class WorkerAgentServiceCollectionExtensions
 {
-    /// <summary>The longest exponential back-off between two attempts (a Retry-After may ask for longer, within <see cref="TotalTimeout"/>).</summary>
+    /// <summary>The longest wait between two attempts: the exponential back-off's cap, and a Retry-After's (a longer one is cut to this).</summary>
     public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
     /// <summary>The longest one step's call may take with all its retries: each attempt's timeout and the longest back-off between them.</summary>
@@ -22,10 +22,18 @@ public static class WorkerAgentServiceCollectionExtensions
         return TimeSpan.FromSeconds(((options.MaxRetries + 1) * options.TimeoutSeconds) + (options.MaxRetries * MaxRetryDelay.TotalSeconds));
     }
 
+    /// <summary>The worker's Retry-After (seconds or a date), at most <see cref="MaxRetryDelay"/>; null for the back-off's own delay.</summary>
+    internal static TimeSpan? RetryAfter(HttpResponseMessage? response)
+    {
+        var header = response?.Headers.RetryAfter;
+        var delay = header?.Delta ?? (header?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+        return delay is { } d ? TimeSpan.FromTicks(Math.Clamp(d.Ticks, 0, MaxRetryDelay.Ticks)) : null;
+    }
+
     /// <summary>
     /// HTTP workers: their registrations, the HTTP client their calls go through (connections to public addresses only, checked
     /// when they are made; a total and a per-attempt timeout; retries of 429, 408, 5xx, timeouts and lost connections with
-    /// exponential back-off that honours Retry-After, but never of a refused address; each attempt signed afresh), the agent and
+    /// exponential back-off that honours Retry-After up to 30 s, but never of a refused address; each attempt signed afresh), the agent and
     /// its provider in the agent catalog.
     /// </summary>
     public static IServiceCollection AddWorkerAgents(this IServiceCollection services)
@@ -54,7 +62,10 @@ public static class WorkerAgentServiceCollectionExtensions
                     MaxDelay = MaxRetryDelay,
                     BackoffType = DelayBackoffType.Exponential,
                     UseJitter = true,
-                    ShouldRetryAfterHeader = true,
+                    // A worker's Retry-After is honoured up to MaxRetryDelay: taken as it is, an hour would leave the step idle
+                    // until the total timeout, which would then be reported instead of the worker's answer.
+                    ShouldRetryAfterHeader = false,
+                    DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Result)),
                     ShouldHandle = args => ValueTask.FromResult(
                         (args.Outcome.Exception is not HttpRequestException refused || !PublicAddressConnector.IsRefused(refused))
                         && HttpClientResiliencePredicates.IsTransient(args.Outcome)),

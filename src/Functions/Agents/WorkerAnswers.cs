@@ -189,8 +189,20 @@ public static partial class WorkerAnswers
             return "reason_code must be 1 to 64 lowercase letters, digits and '_', starting with a letter.";
         }
 
+        if (step.Type == ScriptedPlan.StepTypes.Fail && ReservedReasonCodes.Contains(step.ReasonCode!))
+        {
+            return $"reason_code '{step.ReasonCode}' is the service's own; a worker's failure uses '{RunReasonCodes.AgentFailed}' or a code of its own.";
+        }
+
         return null;
     }
+
+    /// <summary>Codes the service gives its own endings: a worker claiming one would make a client act on something that did not happen.</summary>
+    private static readonly HashSet<string> ReservedReasonCodes =
+    [
+        RunReasonCodes.SignalTimeout, RunReasonCodes.CancelledByUser, RunReasonCodes.Rejected, RunReasonCodes.AgentError,
+        RunReasonCodes.AgentTurnLimit, RunReasonCodes.EngineError, RunReasonCodes.OutputTooLarge,
+    ];
 
     private static string Shorten(string value) => value.Length <= 40 ? value : value[..40] + "…";
 

@@ -29,6 +29,8 @@ public sealed class WorkerClient(IHttpClientFactory httpClients, IOptions<Worker
         ArgumentNullException.ThrowIfNull(url);
         ArgumentNullException.ThrowIfNull(message);
         var o = options.Value;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var total = WorkerAgentServiceCollectionExtensions.TotalTimeout(o);
         var signing = new WorkerSigning(secret, message);
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(message.Body, Encoding.UTF8, "application/json") };
         request.Headers.Accept.ParseAdd("application/json");
@@ -42,6 +44,10 @@ public sealed class WorkerClient(IHttpClientFactory httpClients, IOptions<Worker
         catch (HttpRequestException ex)
         {
             return Failed(PublicAddressConnector.IsRefused(ex) ? PublicAddressConnector.Describe(ex) : $"{PublicAddressConnector.Describe(ex)}{Tries(signing)}", signing);
+        }
+        catch (TimeoutRejectedException ex) when (ex.Timeout == total)
+        {
+            return Failed($"It did not answer within the call's limit of {total.TotalSeconds:F0} s{Tries(signing)}.", signing);
         }
         catch (Exception ex) when (ex is TimeoutRejectedException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
@@ -68,17 +74,21 @@ public sealed class WorkerClient(IHttpClientFactory httpClients, IOptions<Worker
             }
 
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(TimeSpan.FromSeconds(o.TimeoutSeconds));
+            // The body is read within the attempt's timeout and within what is left of the call's total, so that the whole call
+            // ends by its total limit (and the activity within the host's function timeout).
+            var left = total - started.Elapsed;
+            var bodyLimit = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, Math.Min(TimeSpan.FromSeconds(o.TimeoutSeconds).Ticks, left.Ticks)));
+            deadline.CancelAfter(bodyLimit);
             try
             {
                 var bytes = await ReadBoundedAsync(response.Content, o.MaxResponseBytes, deadline.Token);
                 return bytes is null
                     ? Failed($"Its answer is longer than {o.MaxResponseBytes} bytes.", signing)
-                    : new WorkerCallResult(StrictUtf8.GetString(bytes), null, signing.Attempts);
+                    : new WorkerCallResult(StrictUtf8.GetString(SkipByteOrderMark(bytes)), null, signing.Attempts);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return Failed($"Its answer did not arrive in full within {o.TimeoutSeconds} s.", signing);
+                return Failed($"Its answer did not arrive in full within {Math.Ceiling(bodyLimit.TotalSeconds):F0} s.", signing);
             }
             catch (HttpRequestException ex)
             {
@@ -114,6 +124,10 @@ public sealed class WorkerClient(IHttpClientFactory httpClients, IOptions<Worker
 
         return buffer.ToArray();
     }
+
+    /// <summary>A UTF-8 byte order mark in front of the JSON is allowed (RFC 8259 lets a parser ignore it) and skipped.</summary>
+    private static ReadOnlySpan<byte> SkipByteOrderMark(byte[] bytes) =>
+        bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes.AsSpan(3) : bytes;
 
     private static string Tries(WorkerSigning signing) =>
         signing.Attempts > 1 ? string.Create(CultureInfo.InvariantCulture, $" ({signing.Attempts} attempts)") : "";

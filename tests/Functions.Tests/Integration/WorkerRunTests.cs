@@ -196,6 +196,23 @@ public sealed class WorkerRunTests
     }
 
     [Fact]
+    public async Task AnAnswerWithAByteOrderMark_IsRead()
+    {
+        var (host, api, path, _) = await WorkerAsync();
+        host.Workers.Answer(path, (_, _) =>
+        {
+            var content = new ByteArrayContent([0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(Finish)]);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = content });
+        });
+
+        var runId = await api.CreateRunAsync(RunWith(path));
+        var events = await api.WaitForEndAsync(runId);
+
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
+    }
+
+    [Fact]
     public async Task AnAnswerLargerThanTheLimit_EndsTheRunWithAgentError()
     {
         var (host, api, path, _) = await WorkerAsync();

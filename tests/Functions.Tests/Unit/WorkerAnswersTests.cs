@@ -146,6 +146,9 @@ public sealed class WorkerAnswersTests
         { """{"type":"data","response_schema":"object"}""", "response_schema" },
         { """{"type":"fail","reason_code":"Mailbox Full"}""", "reason_code must be 1 to 64 lowercase letters, digits and '_', starting with a letter." },
         { """{"type":"fail","reason_code":""}""", "reason_code must be 1 to 64" },
+        { """{"type":"fail","reason_code":"signal_timeout"}""", "reason_code 'signal_timeout' is the service's own" },
+        { """{"type":"fail","reason_code":"rejected"}""", "reason_code 'rejected' is the service's own" },
+        { """{"type":"fail","reason_code":"engine_error"}""", "reason_code 'engine_error' is the service's own" },
         { """{"type":"fail","reason":false}""", "reason must be a string." },
         { """{"type":"finish","output":"\ud800"}""", "a string in it is not text (a lone surrogate escape)." },
         { """{"type":"finish","\ud800":1}""", "not text" },
@@ -177,6 +180,16 @@ public sealed class WorkerAnswersTests
             Assert.False(WorkerAnswers.TryParse(answer, MaxTimeout, out _, out var error));
             Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
         }
+    }
+
+    [Theory]
+    [InlineData("agent_failed")]
+    [InlineData("mailbox_full")]
+    public void AFailure_MayUseTheAgentsCodeOrItsOwn(string code)
+    {
+        var decision = Parse($$"""{"type":"fail","reason":"No luck.","reason_code":"{{code}}"}""");
+
+        Assert.Equal((AgentDecisionKind.Fail, code), (decision.Kind, decision.ReasonCode));
     }
 
     private static AgentDecision Parse(string answer)
