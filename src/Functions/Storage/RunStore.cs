@@ -50,7 +50,7 @@ public sealed partial class RunStore(
             return false;
         }
 
-        notifier.Notify(run.RunId);
+        notifier.Appended(run.RunId, creation.Events!);
         outbox.AfterAppend(run.TenantId, run.RunId, creation.Events!);
         return true;
     }
@@ -123,7 +123,7 @@ public sealed partial class RunStore(
             {
                 var response = await _runs.SubmitTransactionAsync(actions, cancellationToken);
                 _written.Remember(next, response);
-                notifier.Notify(runId);
+                notifier.Appended(runId, transition.Events!);
                 outbox.AfterAppend(tenantId, runId, transition.Events!);
                 if (next.IsTerminal && !run.IsTerminal)
                 {

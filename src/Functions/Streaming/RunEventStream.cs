@@ -62,14 +62,36 @@ public sealed partial class RunEventStream(
             var started = time.GetUtcNow();
             var end = started.AddSeconds(o.MaxDurationSeconds);
             var lastWrite = started;
-            var poll = TimeSpan.FromMilliseconds(o.MinPollMilliseconds);
+            var minPoll = TimeSpan.FromMilliseconds(o.MinPollMilliseconds);
             var maxPoll = TimeSpan.FromMilliseconds(o.MaxPollMilliseconds);
+            var poll = minPoll;
             var heartbeat = TimeSpan.FromSeconds(o.HeartbeatSeconds);
             var seq = afterSeq;
+            var readStorage = true; // at the start, then on the timer, or when the feed has a hole
+            using var feed = notifier.Subscribe(runId);
             while (true)
             {
-                var appended = notifier.NextAppend(runId);
-                var batch = await TryReadAsync(tenantId, runId, seq, cancellationToken);
+                var appended = feed.NextAppend();
+                var state = feed.After(seq, out var handed);
+                IReadOnlyList<RunEvent>? batch = null;
+                var fromStorage = readStorage || state == FeedState.Gap;
+                if (fromStorage)
+                {
+                    batch = await TryReadAsync(tenantId, runId, seq, cancellationToken);
+                    if (batch is { Count: > 0 } && !feed.Holds(batch[^1].Seq))
+                    {
+                        poll = minPoll; // written elsewhere (or before this stream opened): the next may follow soon
+                    }
+                }
+                else if (state == FeedState.Events)
+                {
+                    // Committed by this process a moment ago: no read. The writer is here, so the timer only has to catch
+                    // writers elsewhere, at the idle pace.
+                    batch = handed;
+                    poll = maxPoll;
+                }
+
+                readStorage = false;
                 if (batch is { Count: > 0 })
                 {
                     var items = batch.Select(RunMapper.ToResource).ToList();
@@ -77,16 +99,13 @@ public sealed partial class RunEventStream(
                     await response.Body.FlushAsync(cancellationToken);
                     seq = items[^1].Seq;
                     lastWrite = time.GetUtcNow();
-                    poll = TimeSpan.FromMilliseconds(o.MinPollMilliseconds);
                     if (items.Any(e => RunEventTypes.IsTerminal(e.Type)))
                     {
                         return StreamEnd.Terminal;
                     }
 
-                    if (batch.Count == BatchSize)
-                    {
-                        continue; // more are waiting
-                    }
+                    readStorage = fromStorage && batch.Count == BatchSize;
+                    continue; // more may be waiting, in storage or in the feed
                 }
 
                 var now = time.GetUtcNow();
@@ -103,9 +122,12 @@ public sealed partial class RunEventStream(
                 }
 
                 var wait = Min(poll, end - now, heartbeat - (now - lastWrite));
-                await Task.WhenAny(appended, Task.Delay(wait, time, cancellationToken));
-                cancellationToken.ThrowIfCancellationRequested();
-                poll = Min(poll * 2, maxPoll, maxPoll);
+                if (await Task.WhenAny(appended, Task.Delay(wait, time, cancellationToken)) != appended)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    readStorage = true; // the timer: what other instances wrote is only in storage
+                    poll = Min(poll * 2, maxPoll, maxPoll);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -18,11 +18,18 @@ public sealed class StreamOptions
     [Range(1, 300)]
     public int HeartbeatSeconds { get; set; } = 15;
 
-    /// <summary>The table poll interval right after an event: new events are picked up this fast.</summary>
+    /// <summary>
+    /// The table poll interval right after an event that another instance wrote (or that was written before the stream
+    /// opened): its next events are picked up this fast. Events this process writes are handed to its streams at once,
+    /// without a read, and then the poll stays at <see cref="MaxPollMilliseconds"/>.
+    /// </summary>
     [Range(10, 60_000)]
     public int MinPollMilliseconds { get; set; } = 100;
 
-    /// <summary>The interval the polling backs off to while nothing happens: what an idle stream costs.</summary>
+    /// <summary>
+    /// The interval the polling backs off to while nothing happens: what an idle stream costs, and the longest an event
+    /// written by another instance waits while this process is writing the same run.
+    /// </summary>
     [Range(10, 60_000)]
     public int MaxPollMilliseconds { get; set; } = 2000;
 }

@@ -81,22 +81,7 @@ public sealed class LostResponseTests
     private static (RunTables Tables, LoseResponse Loss) TablesLosingResponses(RunsTestHost host, string tableSuffix)
     {
         var loss = new LoseResponse(host.TablePrefix + tableSuffix);
-        var options = new TableClientOptions();
-        options.AddPolicy(loss, HttpPipelinePosition.PerRetry);
-        options.Retry.Delay = TimeSpan.FromMilliseconds(50);
-        var o = new RunStorageOptions
-        {
-            ConnectionString = Azurite.ConnectionString,
-            RunsTable = host.TablePrefix + "Runs",
-            OpenRunsTable = host.TablePrefix + "Open",
-            IdempotencyTable = host.TablePrefix + "Idem",
-            ApiKeysTable = host.TablePrefix + "Keys",
-            ModelTurnsTable = host.TablePrefix + "Turns",
-            EmailOutboxTable = host.TablePrefix + "Mail",
-            WorkersTable = host.TablePrefix + "Workers",
-            WorkerStepsTable = host.TablePrefix + "WSteps",
-        };
-        return (new RunTables(new TableServiceClient(Azurite.ConnectionString, options), o), loss);
+        return (host.TablesWith(loss), loss);
     }
 
     private sealed class LoseResponse(string table) : HttpPipelinePolicy

@@ -89,6 +89,15 @@ public sealed class RunsTestHost
 
     public RunTables Tables => Services.GetRequiredService<RunTables>();
 
+    /// <summary>The host's tables through a client of their own, with <paramref name="policy"/> on every try of every request.</summary>
+    public RunTables TablesWith(Azure.Core.Pipeline.HttpPipelinePolicy policy)
+    {
+        var options = new Azure.Data.Tables.TableClientOptions();
+        options.AddPolicy(policy, Azure.Core.HttpPipelinePosition.PerRetry);
+        options.Retry.Delay = TimeSpan.FromMilliseconds(50);
+        return new RunTables(Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RunStorageOptions>>(), options);
+    }
+
     public static Task<RunsTestHost> GetAsync() => Shared.Value;
 
     private static async Task<RunsTestHost> StartAsync()
