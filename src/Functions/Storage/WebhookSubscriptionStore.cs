@@ -21,30 +21,28 @@ public sealed record WebhookSubscription(
 }
 
 /// <summary>
-/// The Webhooks table: one partition per tenant, RowKey the subscription id. Every read names the tenant, so another tenant's
-/// subscription is never found.
+/// The Webhooks table: one partition per tenant, RowKey the subscription id, and the tenant's count of subscriptions beside
+/// them (<see cref="CountedRows"/>). Every read names the tenant, so another tenant's subscription is never found.
 /// </summary>
 public sealed class WebhookSubscriptionStore(RunTables tables)
 {
     private readonly TableClient _table = tables.Webhooks;
+    private readonly CountedRows _rows = new(tables.Webhooks);
 
-    /// <summary>Adds a subscription. False when one with its id exists (a retried create): nothing is written.</summary>
-    public async Task<bool> AddAsync(WebhookSubscription subscription, CancellationToken cancellationToken = default)
+    /// <summary>Adds a subscription unless one with its id exists (a retried create) or the tenant already has <paramref name="limit"/>.</summary>
+    public Task<CountedAdd> AddAsync(WebhookSubscription subscription, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(subscription);
-        try
-        {
-            await _table.AddEntityAsync(ToEntity(subscription), cancellationToken);
-            return true;
-        }
-        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
-        {
-            return false;
-        }
+        return _rows.AddAsync(ToEntity(subscription), limit, cancellationToken);
     }
 
     public async Task<WebhookSubscription?> GetAsync(string tenantId, string id, CancellationToken cancellationToken = default)
     {
+        if (id == CountedRows.CountKey)
+        {
+            return null;
+        }
+
         var response = await _table.GetEntityIfExistsAsync<TableEntity>(tenantId, id, cancellationToken: cancellationToken);
         return response.HasValue ? ToSubscription(response.Value!) : null;
     }
@@ -55,7 +53,10 @@ public sealed class WebhookSubscriptionStore(RunTables tables)
         var result = new List<WebhookSubscription>();
         await foreach (var entity in _table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {tenantId}"), cancellationToken: cancellationToken))
         {
-            result.Add(ToSubscription(entity));
+            if (CountedRows.IsCounted(entity))
+            {
+                result.Add(ToSubscription(entity));
+            }
         }
 
         return [.. result.OrderBy(s => s.CreatedAt).ThenBy(s => s.Id, StringComparer.Ordinal)];
@@ -67,19 +68,18 @@ public sealed class WebhookSubscriptionStore(RunTables tables)
         var result = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var entity in _table.QueryAsync<TableEntity>(select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
         {
-            result.Add(WebhookAttemptLog.PartitionFor(entity.PartitionKey, entity.RowKey));
+            if (CountedRows.IsCounted(entity))
+            {
+                result.Add(WebhookAttemptLog.PartitionFor(entity.PartitionKey, entity.RowKey));
+            }
         }
 
         return result;
     }
 
     /// <summary>Deletes a subscription. False when the tenant has none with that id.</summary>
-    public async Task<bool> DeleteAsync(string tenantId, string id, CancellationToken cancellationToken = default)
-    {
-        // The SDK does not throw on 404 for a delete: the response says whether there was something to delete.
-        var response = await _table.DeleteEntityAsync(tenantId, id, ETag.All, cancellationToken);
-        return response.Status != (int)HttpStatusCode.NotFound;
-    }
+    public Task<bool> DeleteAsync(string tenantId, string id, CancellationToken cancellationToken = default) =>
+        _rows.DeleteAsync(tenantId, id, cancellationToken);
 
     /// <summary>Marks a subscription disabled (the receiver answered 410 Gone). Does nothing to one that was deleted meanwhile.</summary>
     public async Task DisableAsync(string tenantId, string id, DateTimeOffset at, string reason, CancellationToken cancellationToken = default)

@@ -10,38 +10,37 @@ namespace AgentRuns.Functions.Storage;
 public sealed record WorkerRegistration(string TenantId, string Name, string Url, string Secret, DateTimeOffset CreatedAt, string? CreatedBy = null);
 
 /// <summary>
-/// The Workers table: one partition per tenant, RowKey the worker's name. Every read names the tenant, so another tenant's
-/// worker is never found.
+/// The Workers table: one partition per tenant, RowKey the worker's name, and the tenant's count of workers beside them
+/// (<see cref="CountedRows"/>). Every read names the tenant, so another tenant's worker is never found.
 /// </summary>
 public sealed class WorkerStore(RunTables tables)
 {
     private readonly TableClient _table = tables.Workers;
+    private readonly CountedRows _rows = new(tables.Workers);
 
-    /// <summary>Adds a worker. False when the tenant has one with its name: nothing is written.</summary>
-    public async Task<bool> AddAsync(WorkerRegistration worker, CancellationToken cancellationToken = default)
+    /// <summary>Adds a worker unless the tenant has one with its name or already has <paramref name="limit"/>: then nothing is written.</summary>
+    public Task<CountedAdd> AddAsync(WorkerRegistration worker, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(worker);
-        try
-        {
-            await _table.AddEntityAsync(
-                new TableEntity(worker.TenantId, worker.Name)
-                {
-                    ["Url"] = worker.Url,
-                    ["Secret"] = worker.Secret,
-                    ["CreatedAt"] = worker.CreatedAt,
-                    ["CreatedBy"] = worker.CreatedBy,
-                },
-                cancellationToken);
-            return true;
-        }
-        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
-        {
-            return false;
-        }
+        return _rows.AddAsync(
+            new TableEntity(worker.TenantId, worker.Name)
+            {
+                ["Url"] = worker.Url,
+                ["Secret"] = worker.Secret,
+                ["CreatedAt"] = worker.CreatedAt,
+                ["CreatedBy"] = worker.CreatedBy,
+            },
+            limit,
+            cancellationToken);
     }
 
     public async Task<WorkerRegistration?> GetAsync(string tenantId, string name, CancellationToken cancellationToken = default)
     {
+        if (name == CountedRows.CountKey)
+        {
+            return null;
+        }
+
         var response = await _table.GetEntityIfExistsAsync<TableEntity>(tenantId, name, cancellationToken: cancellationToken);
         return response.HasValue ? ToWorker(response.Value!) : null;
     }
@@ -52,19 +51,18 @@ public sealed class WorkerStore(RunTables tables)
         var result = new List<WorkerRegistration>();
         await foreach (var entity in _table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {tenantId}"), cancellationToken: cancellationToken))
         {
-            result.Add(ToWorker(entity));
+            if (CountedRows.IsCounted(entity))
+            {
+                result.Add(ToWorker(entity));
+            }
         }
 
         return [.. result.OrderBy(w => w.Name, StringComparer.Ordinal)];
     }
 
     /// <summary>Deletes a worker. False when the tenant has none with that name.</summary>
-    public async Task<bool> DeleteAsync(string tenantId, string name, CancellationToken cancellationToken = default)
-    {
-        // The SDK does not throw on 404 for a delete: the response says whether there was something to delete.
-        var response = await _table.DeleteEntityAsync(tenantId, name, ETag.All, cancellationToken);
-        return response.Status != (int)HttpStatusCode.NotFound;
-    }
+    public Task<bool> DeleteAsync(string tenantId, string name, CancellationToken cancellationToken = default) =>
+        _rows.DeleteAsync(tenantId, name, cancellationToken);
 
     private static WorkerRegistration ToWorker(TableEntity e) => new(
         e.PartitionKey,

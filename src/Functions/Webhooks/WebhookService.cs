@@ -40,20 +40,19 @@ public sealed partial class WebhookService(
             return WebhookMapper.ToCreated(earlier); // the same request again, after an attempt that died before it could answer
         }
 
-        var max = options.Value.MaxPerTenant;
-        if ((await store.ListAsync(caller.TenantId, cancellationToken)).Count >= max)
-        {
-            throw ApiException.InvalidRequest($"A tenant has at most {max} webhooks; delete one first.");
-        }
-
         var subscription = new WebhookSubscription(
             caller.TenantId, id, request.Url, request.Events, WebhookIds.NewSecret(), seed?.CreatedAt ?? time.GetUtcNow());
 
         // From here the client going away changes nothing: the subscription is made, and a retry with the key finds it.
-        if (!await store.AddAsync(subscription, CancellationToken.None))
+        var max = options.Value.MaxPerTenant;
+        switch (await store.AddAsync(subscription, max, CancellationToken.None))
         {
-            subscription = await store.GetAsync(caller.TenantId, id, CancellationToken.None)
-                ?? throw new InvalidOperationException($"Webhook {id} collided and is gone.");
+            case CountedAdd.LimitReached:
+                throw ApiException.InvalidRequest($"A tenant has at most {max} webhooks; delete one first.");
+            case CountedAdd.Exists:
+                subscription = await store.GetAsync(caller.TenantId, id, CancellationToken.None)
+                    ?? throw new InvalidOperationException($"Webhook {id} collided and is gone.");
+                break;
         }
 
         cache.Invalidate(caller.TenantId);

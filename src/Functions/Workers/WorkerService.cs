@@ -34,17 +34,18 @@ public sealed partial class WorkerService(
             return Again(existing, seed) ?? throw ApiException.WorkerExists(request.Name);
         }
 
-        var max = options.Value.MaxPerTenant;
-        if ((await store.ListAsync(caller.TenantId, cancellationToken)).Count >= max)
-        {
-            throw ApiException.InvalidRequest($"A tenant has at most {max} workers; delete one first.");
-        }
-
         var worker = new WorkerRegistration(
             caller.TenantId, request.Name, request.Url, WebhookIds.NewSecret(), seed?.CreatedAt ?? time.GetUtcNow(), seed?.Key);
 
         // From here the client going away changes nothing: the worker is registered, and a retry with the key finds it.
-        if (!await store.AddAsync(worker, CancellationToken.None))
+        var max = options.Value.MaxPerTenant;
+        var added = await store.AddAsync(worker, max, CancellationToken.None);
+        if (added == CountedAdd.LimitReached)
+        {
+            throw ApiException.InvalidRequest($"A tenant has at most {max} workers; delete one first.");
+        }
+
+        if (added == CountedAdd.Exists)
         {
             var raced = await store.GetAsync(caller.TenantId, request.Name, CancellationToken.None)
                 ?? throw new InvalidOperationException($"Worker {request.Name} collided and is gone.");

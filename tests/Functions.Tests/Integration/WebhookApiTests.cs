@@ -155,18 +155,22 @@ public sealed class WebhookApiTests
     }
 
     [Fact]
-    public async Task ATenant_HasAtMostMaxPerTenantWebhooks()
+    public async Task ATenant_HasAtMostMaxPerTenantWebhooks_EvenWhenCreatesRace_AndADeleteFreesASlot()
     {
         var api = await (await RunsTestHost.GetAsync()).NewTenantAsync();
         var max = new WebhookOptions().MaxPerTenant;
-        for (var i = 0; i < max; i++)
-        {
-            Assert.Equal(201, (await api.PostAsync("/v1/webhooks", $$"""{"url":"{{Url()}}"}""")).Status);
-        }
 
-        var refused = await api.PostAsync("/v1/webhooks", $$"""{"url":"{{Url()}}"}""");
-        Assert.Equal(400, refused.Status);
-        Assert.Equal("invalid_request", refused.ReasonCode);
+        // All at once: each create that counted before another landed must count again, not slip past the limit.
+        var responses = await Task.WhenAll(Enumerable.Range(0, max + 10).Select(_ => api.PostAsync("/v1/webhooks", $$"""{"url":"{{Url()}}"}""")));
+
+        Assert.Equal(max, responses.Count(r => r.Status == 201));
+        Assert.All(responses.Where(r => r.Status != 201), r => Assert.Equal((400, "invalid_request"), (r.Status, r.ReasonCode)));
+        var listed = (await api.GetAsync("/v1/webhooks")).Json.GetProperty("data");
+        Assert.Equal(max, listed.GetArrayLength());
+
+        Assert.Equal(204, (await api.DeleteAsync($"/v1/webhooks/{listed[0].GetProperty("id").GetString()}")).Status);
+        Assert.Equal(201, (await api.PostAsync("/v1/webhooks", $$"""{"url":"{{Url()}}"}""")).Status);
+        Assert.Equal(400, (await api.PostAsync("/v1/webhooks", $$"""{"url":"{{Url()}}"}""")).Status);
         Assert.Equal(max, (await api.GetAsync("/v1/webhooks")).Json.GetProperty("data").GetArrayLength());
     }
 

@@ -180,19 +180,24 @@ public sealed class WorkerApiTests
     }
 
     [Fact]
-    public async Task ATenant_HasAtMostMaxPerTenantWorkers()
+    public async Task ATenant_HasAtMostMaxPerTenantWorkers_EvenWhenCreatesRace_AndADeleteFreesASlot()
     {
         var api = await (await RunsTestHost.GetAsync()).NewTenantAsync();
         var max = new WorkerOptions().MaxPerTenant;
-        for (var i = 0; i < max; i++)
-        {
-            Assert.Equal(201, (await api.PostAsync("/v1/workers", $$"""{"name":"w{{i}}","url":"{{PublicUrl}}"}""")).Status);
-        }
 
-        var oneMore = await api.PostAsync("/v1/workers", $$"""{"name":"one-more","url":"{{PublicUrl}}"}""");
+        // All at once, two of them under one name: one of those two is told the name is taken, and no create slips past the limit.
+        var names = Enumerable.Range(0, max + 10).Select(i => $"w{i}").Append("w0").ToList();
+        var responses = await Task.WhenAll(names.Select(name => api.PostAsync("/v1/workers", $$"""{"name":"{{name}}","url":"{{PublicUrl}}"}""")));
 
-        Assert.Equal(400, oneMore.Status);
-        Assert.Equal("invalid_request", oneMore.ReasonCode);
+        Assert.Equal(max, responses.Count(r => r.Status == 201));
+        Assert.All(responses.Where(r => r.Status != 201), r => Assert.Contains((r.Status, r.ReasonCode), new (int, string?)[] { (400, "invalid_request"), (409, "worker_exists") }));
+        Assert.Equal(max, (await api.GetAsync("/v1/workers")).Json.GetProperty("data").GetArrayLength());
+
+        var registered = names.Where((_, i) => responses[i].Status == 201).First();
+        Assert.Equal(204, (await api.DeleteAsync($"/v1/workers/{registered}")).Status);
+        Assert.Equal(201, (await api.PostAsync("/v1/workers", $$"""{"name":"one-more","url":"{{PublicUrl}}"}""")).Status);
+        var oneTooMany = await api.PostAsync("/v1/workers", $$"""{"name":"one-too-many","url":"{{PublicUrl}}"}""");
+        Assert.Equal((400, "invalid_request"), (oneTooMany.Status, oneTooMany.ReasonCode));
         Assert.Equal(max, (await api.GetAsync("/v1/workers")).Json.GetProperty("data").GetArrayLength());
     }
 
