@@ -73,6 +73,11 @@ public sealed class CountedRows(TableClient table)
     /// <summary>Deletes the row. False when there was none.</summary>
     public async Task<bool> DeleteAsync(string partitionKey, string rowKey, CancellationToken cancellationToken = default)
     {
+        if (rowKey == CountKey)
+        {
+            return false;
+        }
+
         for (var attempt = 1; ; attempt++)
         {
             if (!await ExistsAsync(partitionKey, rowKey, cancellationToken))

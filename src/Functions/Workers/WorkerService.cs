@@ -49,7 +49,7 @@ public sealed partial class WorkerService(
         {
             var raced = await store.GetAsync(caller.TenantId, request.Name, CancellationToken.None)
                 ?? throw new InvalidOperationException($"Worker {request.Name} collided and is gone.");
-            return Again(raced, seed) ?? throw ApiException.WorkerExists(request.Name);
+            return Ours(raced, worker) ?? Again(raced, seed) ?? throw ApiException.WorkerExists(request.Name);
         }
 
         LogRegistered(logger, request.Name, caller.TenantId);
@@ -83,6 +83,10 @@ public sealed partial class WorkerService(
     /// <summary>The answer to a create that this request (by its idempotency key) already made; null when someone else made it.</summary>
     private static CreatedWorkerResource? Again(WorkerRegistration worker, IdempotencySeed? seed) =>
         seed is not null && string.Equals(worker.CreatedBy, seed.Key, StringComparison.Ordinal) ? WorkerMapper.ToCreated(worker) : null;
+
+    /// <summary>The worker found under the name is the one this request wrote (a retry whose first try landed): same secret.</summary>
+    private static CreatedWorkerResource? Ours(WorkerRegistration found, WorkerRegistration written) =>
+        string.Equals(found.Secret, written.Secret, StringComparison.Ordinal) ? WorkerMapper.ToCreated(found) : null;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerName} registered for tenant {TenantId}")]
     private static partial void LogRegistered(ILogger logger, string workerName, string tenantId);

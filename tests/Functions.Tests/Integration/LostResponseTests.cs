@@ -3,9 +3,9 @@ using AgentRuns.Functions.Model;
 using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Tests.Support;
-using Azure.Core;
-using Azure.Core.Pipeline;
-using Azure.Data.Tables;
+using AgentRuns.Functions.Webhooks;
+using AgentRuns.Functions.Workers;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -68,6 +68,25 @@ public sealed class LostResponseTests
         Assert.Single(await host.Runs.ReadEventsAsync(tenant, runId, 0, 100), e => e.Type == RunEventTypes.Cancelled);
     }
 
+    [Fact]
+    public async Task AWorkerRegistration_WhoseWriteLandedButWhoseResponseWasLost_IsCreated_NotTheNameIsTaken()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var (tables, loss) = TablesLosingResponses(host, "Workers");
+        var store = new WorkerStore(tables);
+        var service = new WorkerService(
+            store, host.Services.GetRequiredService<WebhookUrlPolicy>(), host.Services.GetRequiredService<IOptions<WorkerOptions>>(), TimeProvider.System,
+            NullLogger<WorkerService>.Instance);
+        var caller = new Caller("t" + Guid.NewGuid().ToString("N")[..8], new Actor("key_x", "x"));
+        loss.LoseNext(HttpMethod: "POST");
+
+        var created = await service.CreateAsync(caller, new CreateWorkerRequest("email", "https://93.184.215.14/worker"), seed: null, CancellationToken.None);
+
+        Assert.Equal(1, loss.Lost);
+        Assert.Equal(created.Secret, (await store.GetAsync(caller.TenantId, "email"))!.Secret);
+        Assert.Single(await store.ListAsync(caller.TenantId));
+    }
+
     private static async Task<(string Tenant, string RunId)> WaitingRunAsync(RunsTestHost host)
     {
         var (tenant, runId) = await StorageTests.NewRunAsync(host);
@@ -82,29 +101,5 @@ public sealed class LostResponseTests
     {
         var loss = new LoseResponse(host.TablePrefix + tableSuffix);
         return (host.TablesWith(loss), loss);
-    }
-
-    private sealed class LoseResponse(string table) : HttpPipelinePolicy
-    {
-        private string? _method;
-
-        public int Lost { get; private set; }
-
-        public void LoseNext(string HttpMethod) => _method = HttpMethod;
-
-        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) => throw new NotSupportedException();
-
-        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-        {
-            await ProcessNextAsync(message, pipeline);
-            var uri = message.Request.Uri.ToString();
-            if (_method is not null && message.Request.Method.Method == _method && (uri.Contains(table, StringComparison.Ordinal) || uri.Contains("$batch", StringComparison.Ordinal))
-                && message.Response.Status is >= 200 and < 300)
-            {
-                _method = null;
-                Lost++;
-                throw new IOException("The response was lost on its way back.");
-            }
-        }
     }
 }
