@@ -40,6 +40,19 @@ public sealed class RunEventNotifier
         }
     }
 
+    /// <summary>
+    /// Called by the run store when a read of the record shows the log reaching <paramref name="lastSeq"/>: events it did not
+    /// hand over (a write whose response was lost and that its retry found done; a write of another instance that made this
+    /// one re-read) are then read by the streams here at once instead of at their next poll.
+    /// </summary>
+    public void Seen(string runId, long lastSeq)
+    {
+        if (_feeds.TryGetValue(runId, out var feed))
+        {
+            feed.See(lastSeq);
+        }
+    }
+
     /// <summary>How many runs have a feed open here (for tests: a feed must not outlive its last stream).</summary>
     public int OpenFeeds => _feeds.Count;
 
@@ -49,26 +62,34 @@ public sealed class RunEventNotifier
 /// <summary>What <see cref="RunEventFeed.After"/> knows about the events after a seq.</summary>
 public enum FeedState
 {
-    /// <summary>Nothing after the seq was appended here (another instance may have written some: only storage knows).</summary>
+    /// <summary>Nothing after the seq is known here (another instance may have written some: only storage knows).</summary>
     Nothing,
 
     /// <summary>The next events, from seq + 1 on, without a hole.</summary>
     Events,
 
-    /// <summary>Events after the seq were appended here, but not the next one (written elsewhere, or dropped from the buffer): read storage.</summary>
+    /// <summary>
+    /// Events after the seq exist, but the feed does not hold the next one (written elsewhere, handed over without being
+    /// held, or dropped from the buffer): read storage.
+    /// </summary>
     Gap,
 }
 
 /// <summary>One run's appends in this process, for the streams that follow it here. Thread-safe.</summary>
 public sealed class RunEventFeed : IDisposable
 {
-    /// <summary>A stream further behind than this reads storage instead.</summary>
+    /// <summary>A stream further behind than this many events reads storage instead.</summary>
     public const int Capacity = 256;
+
+    /// <summary>Nor does the feed hold more than this many characters of event values (half a MiB), however large they are.</summary>
+    public const int CapacityChars = 256 * 1024;
 
     private readonly RunEventNotifier _owner;
     private readonly SortedList<long, RunEvent> _recent = [];
     private readonly Lock _gate = new();
     private TaskCompletionSource _next = NewSignal();
+    private long _heldChars;
+    private long _tail;
     private int _subscribers;
     private bool _closed;
 
@@ -99,7 +120,7 @@ public sealed class RunEventFeed : IDisposable
             if (first == keys.Count)
             {
                 events = [];
-                return FeedState.Nothing;
+                return _tail > seq ? FeedState.Gap : FeedState.Nothing;
             }
 
             if (keys[first] != seq + 1)
@@ -164,14 +185,38 @@ public sealed class RunEventFeed : IDisposable
         {
             foreach (var e in events)
             {
-                _recent.TryAdd(e.Seq, e);
+                if (_recent.TryAdd(e.Seq, e))
+                {
+                    _heldChars += e.ValueJson.Length;
+                }
+
+                _tail = Math.Max(_tail, e.Seq);
             }
 
-            while (_recent.Count > Capacity)
+            while (_recent.Count > Capacity || (_heldChars > CapacityChars && _recent.Count > 0))
             {
+                _heldChars -= _recent.Values[0].ValueJson.Length;
                 _recent.RemoveAt(0);
             }
 
+            woken = _next;
+            _next = NewSignal();
+        }
+
+        woken.TrySetResult();
+    }
+
+    internal void See(long lastSeq)
+    {
+        TaskCompletionSource woken;
+        lock (_gate)
+        {
+            if (lastSeq <= _tail)
+            {
+                return;
+            }
+
+            _tail = lastSeq;
             woken = _next;
             _next = NewSignal();
         }

@@ -234,7 +234,14 @@ public sealed partial class RunStore(
     private async Task<(RunRecord? Record, ETag ETag)> ReadAsync(string tenantId, string runId, CancellationToken cancellationToken)
     {
         var response = await _runs.GetEntityIfExistsAsync<TableEntity>(tenantId, RunRows.RecordKey(runId), cancellationToken: cancellationToken);
-        return response.HasValue ? (RunRows.ToRecord(response.Value!), response.Value!.ETag) : (null, default);
+        if (!response.HasValue)
+        {
+            return (null, default);
+        }
+
+        var record = RunRows.ToRecord(response.Value!);
+        notifier.Seen(runId, record.LastEventSeq); // events this process did not hand over reach its streams now, not at their next poll
+        return (record, response.Value!.ETag);
     }
 
     /// <summary>

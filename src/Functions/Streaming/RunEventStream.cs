@@ -68,6 +68,12 @@ public sealed partial class RunEventStream(
             var heartbeat = TimeSpan.FromSeconds(o.HeartbeatSeconds);
             var seq = afterSeq;
             var readStorage = true; // at the start, then on the timer, or when the feed has a hole
+            var opening = true;
+
+            // Whether an event of this run reached storage without being handed over here: another instance writes it (on
+            // Flex Consumption the durable instances write and the http instances stream). Until one is seen, a hand-off
+            // says the writer is this process, and the poll only has to catch writers elsewhere, at the idle pace.
+            var writerElsewhere = false;
             using var feed = notifier.Subscribe(runId);
             while (true)
             {
@@ -78,17 +84,25 @@ public sealed partial class RunEventStream(
                 if (fromStorage)
                 {
                     batch = await TryReadAsync(tenantId, runId, seq, cancellationToken);
-                    if (batch is { Count: > 0 } && !feed.Holds(batch[^1].Seq))
+                    if (batch is { Count: > 0 } && batch.Any(e => !feed.Holds(e.Seq)))
                     {
-                        poll = minPoll; // written elsewhere (or before this stream opened): the next may follow soon
+                        // Written elsewhere (or, for the first read, before this stream opened): the next may follow soon.
+                        writerElsewhere |= !opening;
+                        poll = minPoll;
                     }
+                    else if (batch is null && state == FeedState.Events)
+                    {
+                        batch = handed; // storage is out, but what this process committed can still go out
+                        fromStorage = false;
+                    }
+
+                    opening = false;
                 }
                 else if (state == FeedState.Events)
                 {
-                    // Committed by this process a moment ago: no read. The writer is here, so the timer only has to catch
-                    // writers elsewhere, at the idle pace.
+                    // Committed by this process a moment ago: no read.
                     batch = handed;
-                    poll = maxPoll;
+                    poll = writerElsewhere ? minPoll : maxPoll;
                 }
 
                 readStorage = false;
@@ -122,9 +136,12 @@ public sealed partial class RunEventStream(
                 }
 
                 var wait = Min(poll, end - now, heartbeat - (now - lastWrite));
-                if (await Task.WhenAny(appended, Task.Delay(wait, time, cancellationToken)) != appended)
+                using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var woken = await Task.WhenAny(appended, Task.Delay(wait, time, timer.Token)) == appended;
+                await timer.CancelAsync(); // an append won: drop the timer rather than leave it pending
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!woken)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
                     readStorage = true; // the timer: what other instances wrote is only in storage
                     poll = Min(poll * 2, maxPoll, maxPoll);
                 }

@@ -80,22 +80,53 @@ public sealed class StreamHandoffTests
     }
 
     [Fact]
-    public async Task WithOnlyWritersElsewhere_TheStreamPolls_AndDeliversEveryEvent()
+    public async Task AnEventCommittedHereWhoseResponseWasLost_ReachesTheStreamAtOnce_NotAtItsNextPoll()
     {
         var host = await RunsTestHost.GetAsync();
         var (tenant, runId) = await StorageTests.NewRunAsync(host);
         var notifier = new RunEventNotifier();
-        var polling = new StreamOptions { MaxDurationSeconds = 120, HeartbeatSeconds = 300, MinPollMilliseconds = 50, MaxPollMilliseconds = 200 };
+        var loss = new LoseResponse(host.TablePrefix + "Runs");
+        var here = Store(host, host.TablesWith(loss), notifier);
         var body = new Frames();
 
-        var elsewhere = host.Runs;
-        var streaming = WriteAsync(Stream(Store(host, host.Tables, notifier), notifier, polling), body, tenant, runId);
+        var streaming = WriteAsync(Stream(Store(host, host.Tables, notifier), notifier, NoPolling), body, tenant, runId);
         await body.WaitForAsync("id: 1\n");
-        await elsewhere.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(1, RunWriteKind.Start), now));
-        await elsewhere.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(2, RunWriteKind.Complete, Ending: new RunEnding(RunStatus.Succeeded, OutputJson: "{}")), now));
+        loss.LoseNext(HttpMethod: "POST");
+        await here.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(1, RunWriteKind.Start), now));
+        Assert.Equal(1, loss.Lost); // committed, never handed over: the retry found it done on a fresh read of the record
 
+        await body.WaitForAsync("id: 2\n");
+        await here.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(2, RunWriteKind.Complete, Ending: new RunEnding(RunStatus.Succeeded, OutputJson: "{}")), now));
         Assert.Equal(StreamEnd.Terminal, await streaming.WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.Equal(["1", "2", "3"], SseFrames.Parse(body.Text).Select(f => f.Id));
+    }
+
+    [Fact]
+    public async Task WritersHereAndElsewhere_Interleaved_EveryEventIsDeliveredOnceInOrder()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var (tenant, runId) = await StorageTests.NewRunAsync(host);
+        var notifier = new RunEventNotifier();
+        var here = Store(host, host.Tables, notifier);
+        var elsewhere = host.Runs;
+        var polling = new StreamOptions { MaxDurationSeconds = 120, HeartbeatSeconds = 300, MinPollMilliseconds = 50, MaxPollMilliseconds = 300 };
+        var body = new Frames();
+
+        var streaming = WriteAsync(Stream(Store(host, host.Tables, notifier), notifier, polling), body, tenant, runId);
+        await body.WaitForAsync("id: 1\n");
+        await here.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(1, RunWriteKind.Start), now));
+        await body.WaitForAsync("id: 2\n"); // handed over: the poll is now at its slow end
+        for (var i = 2; i <= 7; i++)
+        {
+            var index = i;
+            var writer = i % 3 == 0 ? here : elsewhere;
+            await writer.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(index, RunWriteKind.Progress, Step: index, Tool: "t", Summary: "s"), now));
+        }
+
+        await elsewhere.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(8, RunWriteKind.Complete, Ending: new RunEnding(RunStatus.Succeeded, OutputJson: "{}")), now));
+
+        Assert.Equal(StreamEnd.Terminal, await streaming.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(Enumerable.Range(1, 9).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), SseFrames.Parse(body.Text).Select(f => f.Id));
     }
 
     private static RunStore Store(RunsTestHost host, RunTables tables, RunEventNotifier notifier) =>

@@ -90,20 +90,23 @@ public sealed class RunEventFeedTests
     }
 
     [Fact]
-    public async Task SubscribersComingAndGoingConcurrently_AreWokenByEveryAppendAfterTheyJoined()
+    public async Task SubscribersComingAndGoingConcurrently_EachEndsWithEveryEvent_AsAStreamWould()
     {
         var notifier = new RunEventNotifier();
         const long Appends = 3000;
-        var published = 0L;
-        var missed = 0;
-        var woken = 0;
+        var committed = 0L; // what a storage read would return: set before the append is announced, as the run store does
+        var incomplete = 0;
+        var wakes = 0;
         var writer = Task.Run(async () =>
         {
             for (var seq = 1L; seq <= Appends; seq++)
             {
+                Volatile.Write(ref committed, seq);
                 notifier.Appended("run_a", [Event(seq)]);
-                Volatile.Write(ref published, seq);
-                await Task.Yield();
+                if (seq % 10 == 0)
+                {
+                    await Task.Delay(1); // let readers catch up and wait, so that wake-ups are tried, not only hand-offs
+                }
             }
         });
         var readers = Enumerable.Range(0, 4).Select(reader => Task.Run(async () =>
@@ -111,34 +114,79 @@ public sealed class RunEventFeedTests
             while (!writer.IsCompleted)
             {
                 using var feed = notifier.Subscribe("run_a");
-                var from = Volatile.Read(ref published);
-                var next = feed.NextAppend();
-                await Task.WhenAny(next, writer);
-                if (!next.IsCompleted)
+                var seq = Volatile.Read(ref committed); // the stream's first read, after it subscribed
+                for (var woken = 0; woken < 5;)
                 {
-                    // The writer is done: an append after this subscriber joined must have woken it.
-                    if (Volatile.Read(ref published) > from)
+                    var next = feed.NextAppend();
+                    var state = feed.After(seq, out var events);
+                    if (state == FeedState.Events)
                     {
-                        Interlocked.Increment(ref missed);
+                        seq = events[^1].Seq;
+                        continue;
                     }
-                }
-                else if (feed.After(from, out _) == FeedState.Nothing)
-                {
-                    Interlocked.Increment(ref missed); // woken, yet no append after its seq is there
-                }
-                else
-                {
-                    Interlocked.Increment(ref woken);
+
+                    if (state == FeedState.Gap)
+                    {
+                        seq = Volatile.Read(ref committed); // a read of storage
+                        continue;
+                    }
+
+                    if (await Task.WhenAny(next, writer) != next && !next.IsCompleted)
+                    {
+                        // The writer is done and nothing woke this reader: it must already have every event.
+                        if (seq != Appends)
+                        {
+                            Interlocked.Increment(ref incomplete);
+                        }
+
+                        break;
+                    }
+
+                    Interlocked.Increment(ref wakes);
+                    woken++;
                 }
             }
         })).ToList();
 
         await Task.WhenAll(readers.Append(writer)).WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.Equal(0, missed);
-        Assert.True(woken > 100, $"only {woken} wake-ups: the race was hardly tried");
+        Assert.Equal(0, incomplete);
+        Assert.True(wakes > 100, $"only {wakes} wake-ups: the race was hardly tried");
         Assert.Equal(0, notifier.OpenFeeds);
     }
 
-    private static RunEvent Event(long seq) => new(seq, "run.worker.progress", DateTimeOffset.UnixEpoch, false, "{}");
+    [Fact]
+    public async Task ARecordReadShowingALongerLog_WakesTheFeed_AndReportsAHoleToRead()
+    {
+        var notifier = new RunEventNotifier();
+        using var feed = notifier.Subscribe("run_a");
+        notifier.Appended("run_a", [Event(1), Event(2)]);
+        var next = feed.NextAppend();
+
+        notifier.Seen("run_a", 2); // nothing new
+        Assert.False(next.IsCompleted);
+        notifier.Seen("run_a", 4); // 3 and 4 were committed without being handed over
+
+        await next.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(FeedState.Gap, feed.After(2, out _));
+        Assert.Equal(FeedState.Nothing, feed.After(4, out _));
+        Assert.Equal(FeedState.Events, feed.After(0, out var held));
+        Assert.Equal([1L, 2L], held.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public void AFeed_HoldsABoundedNumberOfCharacters_WhateverTheEventsSize()
+    {
+        var notifier = new RunEventNotifier();
+        using var feed = notifier.Subscribe("run_a");
+        var big = new string('x', 64 * 1024);
+        notifier.Appended("run_a", [.. Enumerable.Range(1, 10).Select(i => Event(i, big))]);
+
+        Assert.Equal(FeedState.Gap, feed.After(0, out _));
+        var held = Enumerable.Range(0, 10).Count(i => feed.Holds(i + 1));
+        Assert.Equal(RunEventFeed.CapacityChars / big.Length, held);
+        Assert.True(feed.Holds(10));
+    }
+
+    private static RunEvent Event(long seq, string value = "{}") => new(seq, "run.worker.progress", DateTimeOffset.UnixEpoch, false, value);
 }
