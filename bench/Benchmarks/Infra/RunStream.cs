@@ -21,6 +21,7 @@ public sealed class RunStream : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<StreamEvent> _events = [];
+    private readonly List<string> _retries = [];
     private readonly Lock _lock = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _reader = Task.CompletedTask;
@@ -38,6 +39,18 @@ public sealed class RunStream : IAsyncDisposable
     public DateTimeOffset OpenedWall { get; private set; }
 
     public string RunId => _runId;
+
+    /// <summary>Why the stream was opened again (503, an aborted response), in order: what a careful SSE client rode out.</summary>
+    public IReadOnlyList<string> Retries
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _retries];
+            }
+        }
+    }
 
     public IReadOnlyList<StreamEvent> Events
     {
@@ -122,11 +135,13 @@ public sealed class RunStream : IAsyncDisposable
         long lastSeq = 0;
         try
         {
+            var delay = TimeSpan.FromMilliseconds(100);
             for (var attempt = 0; !_stop.IsCancellationRequested; attempt++)
             {
                 if (attempt > 0)
                 {
-                    await Task.Delay(100, _stop.Token); // the server ended the response (its time bound): resume
+                    await Task.Delay(delay, _stop.Token); // the server ended or aborted the response (its time bound), or was out: resume
+                    delay = TimeSpan.FromMilliseconds(100);
                 }
 
                 using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/runs/{_runId}/events/stream");
@@ -136,37 +151,52 @@ public sealed class RunStream : IAsyncDisposable
                     request.Headers.Add("Last-Event-ID", lastSeq.ToString(CultureInfo.InvariantCulture));
                 }
 
-                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, _stop.Token);
-                response.EnsureSuccessStatusCode();
-                if (OpenedAt == 0)
+                try
                 {
-                    OpenedAt = Clock.Now;
-                    OpenedWall = DateTimeOffset.UtcNow;
-                    _opened.TrySetResult();
-                }
-
-                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(_stop.Token));
-                string? data = null;
-                while (await reader.ReadLineAsync(_stop.Token) is { } line)
-                {
-                    if (line.Length == 0)
+                    using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, _stop.Token);
+                    if (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
                     {
-                        if (data is not null)
+                        // storage_unavailable: a careful client (an EventSource, fetch-event-source) tries again after Retry-After.
+                        delay = TimeSpan.FromSeconds(Math.Min(10, response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1));
+                        Note("503");
+                        continue;
+                    }
+
+                    response.EnsureSuccessStatusCode();
+                    if (OpenedAt == 0)
+                    {
+                        OpenedAt = Clock.Now;
+                        OpenedWall = DateTimeOffset.UtcNow;
+                        _opened.TrySetResult();
+                    }
+
+                    using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(_stop.Token));
+                    string? data = null;
+                    while (await reader.ReadLineAsync(_stop.Token) is { } line)
+                    {
+                        if (line.Length == 0)
                         {
-                            var e = Parse(data);
-                            lastSeq = e.Seq;
-                            Add(e);
-                            data = null;
-                            if (e.IsTerminal)
+                            if (data is not null)
                             {
-                                return;
+                                var e = Parse(data);
+                                lastSeq = e.Seq;
+                                Add(e);
+                                data = null;
+                                if (e.IsTerminal)
+                                {
+                                    return;
+                                }
                             }
                         }
+                        else if (line.StartsWith("data:", StringComparison.Ordinal))
+                        {
+                            data = line[5..].TrimStart();
+                        }
                     }
-                    else if (line.StartsWith("data:", StringComparison.Ordinal))
-                    {
-                        data = line[5..].TrimStart();
-                    }
+                }
+                catch (IOException) when (OpenedAt != 0 && !_stop.IsCancellationRequested)
+                {
+                    Note("aborted"); // the connection was reset mid-stream (the server's time bound does that): resume
                 }
             }
         }
@@ -181,6 +211,14 @@ public sealed class RunStream : IAsyncDisposable
         {
             _opened.TrySetCanceled();
             Changed();
+        }
+    }
+
+    private void Note(string retry)
+    {
+        lock (_lock)
+        {
+            _retries.Add(retry);
         }
     }
 

@@ -35,7 +35,9 @@ public static class CostScenario
         "{concurrency} in flight), then 10 s to settle; (3) after {waiting} runs that wait for input (one approval step, " +
         "`signal_timeout_seconds` 86400), created {concurrency} at a time without streams, once the repairer has looked at " +
         "each of them once. A create of those runs answered 409 `idempotency_key_in_use` or 503 `storage_unavailable` is sent " +
-        "again with the same key after `Retry-After`, as a careful client does, and counted below. The app's table requests in an idle window are the repairer's: nothing else of the app touches " +
+        "again with the same key after `Retry-After`, as a careful client does, and counted below; a stream answered 503 is opened " +
+        "again after `Retry-After` (at most 10 s), one reset mid-response resumed with `Last-Event-ID`, as SSE clients do; a run that " +
+        "took over 60 s to end, or whose stream was opened again, is logged. The app's table requests in an idle window are the repairer's: nothing else of the app touches " +
         "storage while idle (the by-request lines of each window show what was sent). Before each window the benchmark reads, " +
         "with its own uncounted client, the tenant's run records by state and the index rows with their CheckAt, and reports " +
         "how many rows came due before the window ended. One look: from the moment all {waiting} runs wait for input until " +
@@ -148,11 +150,19 @@ public static class CostScenario
                 try
                 {
                     var runId = await CreateAsync(context, host, EndingRun);
-                    await using var stream = await RunStream.OpenAsync(host.Http, runId, TimeSpan.FromMinutes(10));
-                    var end = await stream.WaitForEndAsync(TimeSpan.FromMinutes(5));
+                    var started = Clock.Now;
+                    await using var stream = await RunStream.OpenAsync(host.Http, runId, TimeSpan.FromMinutes(15));
+                    var end = await stream.WaitForEndAsync(TimeSpan.FromMinutes(10));
                     if (end.Type != "run.worker.succeeded")
                     {
                         throw new InvalidOperationException($"Run {runId} ended with {end.Type}.");
+                    }
+
+                    var took = Clock.MsSince(started) / 1000;
+                    if (took > 60 || stream.Retries.Count > 0)
+                    {
+                        // The emulator stalls now and then under this load: say which runs it held up, and for how long.
+                        context.Log($"cost: {runId} ended after {took:0} s" + (stream.Retries.Count > 0 ? $", its stream opened again after: {string.Join(", ", stream.Retries)}" : ""));
                     }
 
                     if (Interlocked.Increment(ref ended) % 100 == 0)
