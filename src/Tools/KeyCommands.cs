@@ -83,6 +83,11 @@ public static class KeyCommands
                 $"could not get a token: {ex.Message}\nSign in with: az login --tenant \"$(azd env get-value AZURE_TENANT_ID)\"");
             return 1;
         }
+        catch (ArgumentException ex)
+        {
+            await error.WriteLineAsync($"{ex.Message}\n{Usage}"); // a malformed --tenant or --hash
+            return 2;
+        }
     }
 
     private static async Task<int> RunAsync(string command, Dictionary<string, string> options, TableServiceClient service, TextWriter output, TextWriter error)

@@ -47,7 +47,7 @@ public sealed partial class RequestFunctions(RunService runs, ApiEndpoint api, I
             }
 
             var extend = ParseExtend(body!.Value, options.Value.MaxSignalTimeoutSeconds);
-            return ApiResults.Json(await runs.ExtendAsync(caller, runId, requestId, extend, new RunEngine(durable, engineLogger), ct));
+            return ApiResults.Json(await runs.ExtendAsync(caller, runId, requestId, extend, seed, new RunEngine(durable, engineLogger), ct));
         });
 
     private static ExtendRequest ParseExtend(JsonElement body, int maxSeconds)
@@ -70,9 +70,9 @@ public sealed partial class RequestFunctions(RunService runs, ApiEndpoint api, I
             : throw ApiException.InvalidRequest("'expires_at' must be an ISO-8601 time with Z or an offset, like 2026-03-26T14:35:01.000Z.");
     }
 
-    [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex RequestIdShape();
 
-    [GeneratedRegex(@"(Z|[+-]\d{2}:?\d{2})$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(Z|[+-]\d{2}:?\d{2})\z", RegexOptions.CultureInvariant)]
     private static partial Regex HasZone();
 }

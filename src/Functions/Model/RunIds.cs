@@ -52,9 +52,9 @@ public static partial class RunIds
     /// </summary>
     public static bool IsMalformed(string id) => !Plausible().IsMatch(id);
 
-    [GeneratedRegex("^run_[0-9a-hjkmnp-tv-z]{26}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^run_[0-9a-hjkmnp-tv-z]{26}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex WellFormed();
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex Plausible();
 }

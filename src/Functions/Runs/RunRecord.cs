@@ -53,6 +53,14 @@ public sealed record RunRecord
     /// <summary>The cancel that ended the run, if one did: its retry is told accepted again.</summary>
     public string? CancelAttempt { get; init; }
 
+    /// <summary>
+    /// The last extend that moved the pending request's deadline, and the deadline it moved from: a retry of that extend
+    /// (its write landed, its answer was lost) is told what it did instead of extending again.
+    /// </summary>
+    public string? ExtendAttempt { get; init; }
+
+    public DateTimeOffset? ExtendedFrom { get; init; }
+
     /// <summary>The key of the pending request's row in the tenant's inbox, when it has one (kept by the run store).</summary>
     public string? InboxKey { get; init; }
 

@@ -113,24 +113,21 @@ public sealed partial class RunService(
     }
 
     /// <summary>Moves the deadline of the run's pending request; the orchestration is told so it plans its timers again.</summary>
+    /// <param name="seed">Set for a request with an idempotency key: a retry that takes over from an attempt that died after its
+    /// write finds that write instead of extending again.</param>
     public async Task<RequestExtended> ExtendAsync(
-        Caller caller, string runId, string requestId, ExtendRequest request, IRunEngine engine, CancellationToken cancellationToken)
+        Caller caller, string runId, string requestId, ExtendRequest request, IdempotencySeed? seed, IRunEngine engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(engine);
         var longest = TimeSpan.FromSeconds(options.Value.MaxSignalTimeoutSeconds);
 
-        // "By n seconds" is fixed against the deadline read now, once: a retried write must not add the seconds twice.
-        var target = request.ExpiresAt;
-        if (target is null)
-        {
-            var run = await runs.GetAsync(caller.TenantId, runId, cancellationToken) ?? throw ApiException.RunNotFound(runId);
-            target = run.Pending is { } pending && pending.RequestId == requestId ? pending.ExpiresAt.AddSeconds(request.ExtendBySeconds ?? 0) : time.GetUtcNow();
-        }
-
+        // The new deadline is decided on the record the write lands on (extensions that race add up); the attempt names this
+        // extend, so a retried write that already landed is recognised rather than applied twice.
+        var attempt = seed?.Key ?? Guid.NewGuid().ToString("N");
         var outcome = await runs.ApplyAsync(
-            caller.TenantId, runId, (run, now) => RunTransitions.Extend(run, requestId, target.Value, longest, caller.Actor, now), CancellationToken.None);
+            caller.TenantId, runId, (run, now) => RunTransitions.Extend(run, requestId, request, longest, caller.Actor, now, attempt), CancellationToken.None);
         switch (outcome.Verdict)
         {
             case ExtendVerdict.NotFound:

@@ -212,8 +212,9 @@ public static class RunTransitions
     /// from the new deadline.
     /// </summary>
     public static RunTransition<ExtendOutcome> Extend(
-        RunRecord? run, string requestId, DateTimeOffset expiresAt, TimeSpan longestWait, Actor? actor, DateTimeOffset now)
+        RunRecord? run, string requestId, ExtendRequest request, TimeSpan longestWait, Actor? actor, DateTimeOffset now, string? attempt = null)
     {
+        ArgumentNullException.ThrowIfNull(request);
         if (run is null)
         {
             return new(new ExtendOutcome(ExtendVerdict.NotFound));
@@ -224,10 +225,25 @@ public static class RunTransitions
             return new(new ExtendOutcome(ExtendVerdict.NotAwaitingInput, Detail: $"Run '{run.RunId}' is not awaiting input for request '{requestId}'."));
         }
 
+        if (attempt is not null && string.Equals(run.ExtendAttempt, attempt, StringComparison.Ordinal) && run.ExtendedFrom is { } from)
+        {
+            return new(new ExtendOutcome(ExtendVerdict.Extended, from, pending.ExpiresAt)); // this extend landed already: say what it did
+        }
+
         if (now >= pending.ExpiresAt)
         {
             return new(new ExtendOutcome(
                 ExtendVerdict.NotAwaitingInput, Detail: $"Request '{requestId}' expired at {ApiJson.FormatTimestamp(pending.ExpiresAt)}."));
+        }
+
+        // "By n seconds" counts from the deadline this decision sees, so concurrent extends add up; a deadline given outright
+        // may not be earlier than the current one (another extend may have moved it past: the later one stands).
+        var expiresAt = request.ExpiresAt ?? pending.ExpiresAt.AddSeconds(request.ExtendBySeconds ?? 0);
+        if (expiresAt < pending.ExpiresAt)
+        {
+            return new(new ExtendOutcome(
+                ExtendVerdict.Invalid,
+                Detail: $"The new deadline is earlier than the current one ({ApiJson.FormatTimestamp(pending.ExpiresAt)}): a deadline can only be extended."));
         }
 
         if (expiresAt <= now || expiresAt > now + longestWait)
@@ -244,7 +260,7 @@ public static class RunTransitions
         var moved = pending with { ExpiresAt = expiresAt };
         return Change(
             new ExtendOutcome(ExtendVerdict.Extended, pending.ExpiresAt, expiresAt), run,
-            run with { Pending = moved, RemindersSent = [] }, now,
+            run with { Pending = moved, RemindersSent = [], ExtendAttempt = attempt, ExtendedFrom = attempt is null ? null : pending.ExpiresAt }, now,
             RunEventValues.InputExtended(requestId, expiresAt, pending.ExpiresAt, actor));
     }
 

@@ -96,9 +96,9 @@ public sealed partial class ApiKeyStore(RunTables tables, TimeProvider time)
 
     private static string Base64UrlEncode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    [GeneratedRegex("^[A-Za-z0-9_.~+/=-]{8,256}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[A-Za-z0-9_.~+/=-]{8,256}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex KeyShape();
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex TenantShape();
 }

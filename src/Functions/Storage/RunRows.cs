@@ -81,6 +81,8 @@ public static class RunRows
             ["RemindersSent"] = string.Join(',', run.RemindersSent.Select(r => r.ToString(CultureInfo.InvariantCulture))),
             ["InboxKey"] = run.InboxKey,
             ["CancelAttempt"] = run.CancelAttempt,
+            ["ExtendAttempt"] = run.ExtendAttempt,
+            ["ExtendedFrom"] = run.ExtendedFrom,
         };
         LargeText.Write(entity, "InputJson", run.InputJson);
         LargeText.Write(entity, "MetadataJson", run.MetadataJson);
@@ -125,6 +127,8 @@ public static class RunRows
                 : [],
             InboxKey = entity.GetString("InboxKey"),
             CancelAttempt = entity.GetString("CancelAttempt"),
+            ExtendAttempt = entity.GetString("ExtendAttempt"),
+            ExtendedFrom = entity.GetDateTimeOffset("ExtendedFrom"),
         };
     }
 

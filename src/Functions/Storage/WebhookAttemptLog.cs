@@ -153,6 +153,6 @@ public sealed partial class WebhookAttemptLog(RunTables tables)
         e.GetDateTimeOffset("NextAttemptAt"),
         e.GetInt64("DurationMs") ?? 0);
 
-    [GeneratedRegex("^[0-9]{19}[0-9a-f]{8}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[0-9]{19}[0-9a-f]{8}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex CursorShape();
 }

@@ -54,9 +54,9 @@ public static partial class WebhookIds
         return Prefix + new string(chars);
     }
 
-    [GeneratedRegex("^wh_[0-9a-hjkmnp-tv-z]{26}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^wh_[0-9a-hjkmnp-tv-z]{26}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex WellFormed();
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex Plausible();
 }

@@ -50,8 +50,8 @@ public sealed partial class WebhookService(
             case CountedAdd.LimitReached:
                 throw ApiException.InvalidRequest($"A tenant has at most {max} webhooks; delete one first.");
             case CountedAdd.Exists:
-                subscription = await store.GetAsync(caller.TenantId, id, CancellationToken.None)
-                    ?? throw new InvalidOperationException($"Webhook {id} collided and is gone.");
+                // Made by an earlier attempt of this request (its id derives from the key); deleted since, it stays deleted.
+                subscription = await store.GetAsync(caller.TenantId, id, CancellationToken.None) ?? throw ApiException.WebhookNotFound(id);
                 break;
         }
 

@@ -76,6 +76,11 @@ public sealed class WebhookUrlPolicy(IOptions<WebhookOptions> options, IWebhookH
             return (null, null, $"The URL must be at most {MaxUrlLength} characters.");
         }
 
+        if (url.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
+        {
+            return (null, null, "The URL must not contain spaces or control characters (encode them).");
+        }
+
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.IsFile || uri.IsUnc || string.IsNullOrEmpty(uri.Host))
         {
             return (null, null, "The URL must be an absolute https URL.");

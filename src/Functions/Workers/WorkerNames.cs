@@ -28,6 +28,6 @@ public static partial class WorkerNames
     public static string? FromAgent(string agent) =>
         IsWorkerAgent(agent) && IsValid(agent[AgentPrefix.Length..]) ? agent[AgentPrefix.Length..] : null;
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,62}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,62}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex Valid();
 }

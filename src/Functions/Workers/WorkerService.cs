@@ -39,17 +39,25 @@ public sealed partial class WorkerService(
 
         // From here the client going away changes nothing: the worker is registered, and a retry with the key finds it.
         var max = options.Value.MaxPerTenant;
-        var added = await store.AddAsync(worker, max, CancellationToken.None);
-        if (added == CountedAdd.LimitReached)
+        while (true)
         {
-            throw ApiException.InvalidRequest($"A tenant has at most {max} workers; delete one first.");
-        }
+            var added = await store.AddAsync(worker, max, CancellationToken.None);
+            if (added == CountedAdd.LimitReached)
+            {
+                throw ApiException.InvalidRequest($"A tenant has at most {max} workers; delete one first.");
+            }
 
-        if (added == CountedAdd.Exists)
-        {
-            var raced = await store.GetAsync(caller.TenantId, request.Name, CancellationToken.None)
-                ?? throw new InvalidOperationException($"Worker {request.Name} collided and is gone.");
-            return Ours(raced, worker) ?? Again(raced, seed) ?? throw ApiException.WorkerExists(request.Name);
+            if (added == CountedAdd.Added)
+            {
+                break;
+            }
+
+            if (await store.GetAsync(caller.TenantId, request.Name, CancellationToken.None) is { } raced)
+            {
+                return Ours(raced, worker) ?? Again(raced, seed) ?? throw ApiException.WorkerExists(request.Name);
+            }
+
+            // Another request's worker of that name was deleted between the two: the name is free again, try once more.
         }
 
         LogRegistered(logger, request.Name, caller.TenantId);

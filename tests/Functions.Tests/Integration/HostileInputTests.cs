@@ -88,6 +88,9 @@ public sealed class HostileInputTests
         yield return new("list: limit twice", "GET", "/v1/runs?limit=1&limit=2", null, 400, Bad);
         yield return new("list: odd cursor", "GET", "/v1/runs?cursor=x'%20or%20'1", null, 400, Bad);
         yield return new("get: long id", "GET", "/v1/runs/run_" + new string('a', 200), null, 400, Bad);
+        yield return new("get: id with a final newline", "GET", "/v1/runs/run_" + new string('a', 26) + "%0A", null, 400, Bad);
+        yield return new("cancel: id with a final newline", "POST", "/v1/runs/run_" + new string('a', 26) + "%0A/cancel", "{}", 400, Bad);
+        yield return new("webhook: id with a final newline", "GET", "/v1/webhooks/wh_" + new string('a', 26) + "%0A", null, 400, Bad);
         yield return new("events: negative after_seq", "GET", $"/v1/runs/{R}/events?after_seq=-1", null, 400, Bad);
         yield return new("events: limit too big", "GET", $"/v1/runs/{R}/events?limit=5000", null, 400, Bad);
         yield return new("events: exponent", "GET", $"/v1/runs/{R}/events?after_seq=1e3", null, 400, Bad);

@@ -157,6 +157,27 @@ public sealed class HumanSideTests
     }
 
     [Fact]
+    public async Task ConcurrentExtends_AddUp_AndAShortOneNeverUndoesALongOne()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var runId = await api.CreateRunAsync(Plan("""{"type":"approval","timeout_seconds":600}"""));
+        var pending = (await api.WaitForStatusAsync(runId, "awaiting_input")).GetProperty("pending_input");
+        var extend = $"/v1/runs/{runId}/requests/{pending.GetProperty("request_id").GetString()}/extend";
+        var deadline = At(pending.GetProperty("expires_at"));
+
+        var tens = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => api.PostAsync(extend, """{"extend_by_seconds":10}""")));
+        var mixed = await Task.WhenAll(api.PostAsync(extend, """{"extend_by_seconds":86400}"""), api.PostAsync(extend, """{"extend_by_seconds":10}"""));
+
+        Assert.All(tens.Concat(mixed), r => Assert.Equal(200, r.Status));
+        var after = (await api.GetAsync($"/v1/runs/{runId}")).Json.GetProperty("pending_input");
+        Assert.Equal(deadline.AddSeconds(10 * 10 + 86400 + 10), At(after.GetProperty("expires_at")));
+        Assert.Equal(12, (await api.EventsAsync(runId)).Count(e => Type(e) == "run.input_extended"));
+        Assert.Equal(12, tens.Concat(mixed).Select(r => r.Json.GetProperty("expires_at").GetString()).Distinct().Count()); // each saw its own step
+
+        static DateTimeOffset At(JsonElement e) => DateTimeOffset.Parse(e.GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task ExtendRacingTheDeadline_NeverBothExtendsAndTimesOut_Over50Trials()
     {
         var api = (await RunsTestHost.GetAsync()).Api;

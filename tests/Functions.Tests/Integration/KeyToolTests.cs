@@ -38,4 +38,22 @@ public sealed class KeyToolTests
         Assert.Contains("usage:", error.ToString(), StringComparison.Ordinal);
         Assert.Equal(2, await KeyCommands.RunAsync([], TextWriter.Null, error));
     }
+
+    [Theory]
+    [InlineData("a/b")]
+    [InlineData("")]
+    [InlineData("ta\n")] // a regex's $ matches before a final newline: such a tenant's every write failed with a 500
+    public async Task AMalformedTenant_IsRefusedWithUsage_NotACrash_AndNoKeyIsStored(string tenant)
+    {
+        var host = await RunsTestHost.GetAsync();
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var exit = await KeyCommands.RunAsync(
+            ["mint-key", "--tenant", tenant, "--name", "ci", "--connection-string", Azurite.ConnectionString, "--table", host.TablePrefix + "Keys"], output, error);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("usage:", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("api_key:", output.ToString(), StringComparison.Ordinal);
+    }
 }

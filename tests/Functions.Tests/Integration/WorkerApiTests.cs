@@ -124,6 +124,10 @@ public sealed class WorkerApiTests
         { """{"name":"x' or '1' eq '1","url":"https://93.184.215.14/w"}""", "invalid_request" },
         { """{"name":"émail","url":"https://93.184.215.14/w"}""", "invalid_request" },
         { """{"name":"e\u0000","url":"https://93.184.215.14/w"}""", "invalid_request" },
+        { """{"name":"email\n","url":"https://93.184.215.14/w"}""", "invalid_request" }, // a regex's $ matches before a final newline
+        { """{"name":"email","url":"https://93.184.215.14/w\n"}""", "invalid_worker_url" },
+        { """{"name":"email","url":"https://93.184.215.14/w\u0000"}""", "invalid_worker_url" },
+        { """{"name":"email","url":"https://93.184.215.14/a b"}""", "invalid_worker_url" },
         { "{\"name\":\"" + new string('a', 64) + "\",\"url\":\"https://93.184.215.14/w\"}", "invalid_request" },
         { """{"name":"email"}""", "invalid_request" },
         { """{"name":"email","url":null}""", "invalid_request" },
@@ -167,6 +171,8 @@ public sealed class WorkerApiTests
     [InlineData("DELETE", "/v1/workers/a%20b", 400, "invalid_request")]
     [InlineData("GET", "/v1/workers/x'%20or%20'1'%20eq%20'1", 400, "invalid_request")]
     [InlineData("GET", "/v1/workers/..%2F..%2Fadmin", 400, "invalid_request")]
+    [InlineData("GET", "/v1/workers/email%0A", 400, "invalid_request")]
+    [InlineData("DELETE", "/v1/workers/email%0A", 400, "invalid_request")]
     [InlineData("GET", "/v1/workers/nobody", 404, "worker_not_found")]
     [InlineData("DELETE", "/v1/workers/nobody", 404, "worker_not_found")]
     public async Task BadOrUnknownNamesInThePath_AreRefused(string method, string path, int status, string reasonCode)

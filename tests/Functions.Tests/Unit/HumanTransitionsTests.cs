@@ -93,7 +93,7 @@ public sealed class HumanTransitionsTests
         var reminded = RunTransitions.Remind(
             Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(60), Reminders = [30] }), "r1", 30, T0.AddSeconds(30)).Next!;
 
-        var extended = RunTransitions.Extend(reminded, "r1", T0.AddSeconds(600), TimeSpan.FromDays(7), Operator, T0.AddSeconds(40));
+        var extended = RunTransitions.Extend(reminded, "r1", new ExtendRequest(T0.AddSeconds(600), null), TimeSpan.FromDays(7), Operator, T0.AddSeconds(40));
 
         Assert.Equal(ExtendVerdict.Extended, extended.Outcome.Verdict);
         Assert.Equal((T0.AddSeconds(60), T0.AddSeconds(600)), (extended.Outcome.PreviousExpiresAt!.Value, extended.Outcome.ExpiresAt!.Value));
@@ -110,11 +110,42 @@ public sealed class HumanTransitionsTests
     {
         var waiting = Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(10) });
 
-        Assert.Equal(ExtendVerdict.NotAwaitingInput, RunTransitions.Extend(waiting, "r1", T0.AddSeconds(100), TimeSpan.FromDays(1), Operator, T0.AddSeconds(10)).Outcome.Verdict);
-        Assert.Equal(ExtendVerdict.Invalid, RunTransitions.Extend(waiting, "r1", T0.AddSeconds(5), TimeSpan.FromDays(1), Operator, T0.AddSeconds(6)).Outcome.Verdict);
-        Assert.Equal(ExtendVerdict.Invalid, RunTransitions.Extend(waiting, "r1", T0.AddDays(2), TimeSpan.FromDays(1), Operator, T0).Outcome.Verdict);
-        Assert.Equal(ExtendVerdict.NotAwaitingInput, RunTransitions.Extend(waiting, "r0", T0.AddSeconds(100), TimeSpan.FromDays(1), Operator, T0).Outcome.Verdict);
-        Assert.Equal(ExtendVerdict.NotFound, RunTransitions.Extend(null, "r1", T0.AddSeconds(100), TimeSpan.FromDays(1), Operator, T0).Outcome.Verdict);
+        Assert.Equal(ExtendVerdict.NotAwaitingInput, RunTransitions.Extend(waiting, "r1", new ExtendRequest(T0.AddSeconds(100), null), TimeSpan.FromDays(1), Operator, T0.AddSeconds(10)).Outcome.Verdict);
+        Assert.Equal(ExtendVerdict.Invalid, RunTransitions.Extend(waiting, "r1", new ExtendRequest(T0.AddSeconds(5), null), TimeSpan.FromDays(1), Operator, T0.AddSeconds(6)).Outcome.Verdict);
+        Assert.Equal(ExtendVerdict.Invalid, RunTransitions.Extend(waiting, "r1", new ExtendRequest(T0.AddDays(2), null), TimeSpan.FromDays(1), Operator, T0).Outcome.Verdict);
+        Assert.Equal(ExtendVerdict.NotAwaitingInput, RunTransitions.Extend(waiting, "r0", new ExtendRequest(T0.AddSeconds(100), null), TimeSpan.FromDays(1), Operator, T0).Outcome.Verdict);
+        Assert.Equal(ExtendVerdict.NotFound, RunTransitions.Extend(null, "r1", new ExtendRequest(T0.AddSeconds(100), null), TimeSpan.FromDays(1), Operator, T0).Outcome.Verdict);
+    }
+
+    [Fact]
+    public void ExtendBySeconds_CountsFromTheDeadlineTheDecisionSees_SoRacingExtendsAddUp_AndARetryOfOneThatLandedIsNotAppliedAgain()
+    {
+        var waiting = Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(60) });
+        var by10 = new ExtendRequest(null, 10);
+
+        var first = RunTransitions.Extend(waiting, "r1", by10, TimeSpan.FromDays(1), Operator, T0, attempt: "a");
+        var second = RunTransitions.Extend(first.Next, "r1", by10, TimeSpan.FromDays(1), Operator, T0, attempt: "b"); // decided again after a 412
+        var firstAgain = RunTransitions.Extend(second.Next, "r1", new ExtendRequest(null, 10), TimeSpan.FromDays(1), Operator, T0, attempt: "b");
+
+        Assert.Equal(T0.AddSeconds(70), first.Next!.Pending!.ExpiresAt);
+        Assert.Equal((T0.AddSeconds(70), T0.AddSeconds(80)), (second.Outcome.PreviousExpiresAt!.Value, second.Next!.Pending!.ExpiresAt));
+        Assert.False(firstAgain.Writes); // "b" landed: its retry is told what it did
+        Assert.Equal((ExtendVerdict.Extended, T0.AddSeconds(70), T0.AddSeconds(80)), (firstAgain.Outcome.Verdict, firstAgain.Outcome.PreviousExpiresAt!.Value, firstAgain.Outcome.ExpiresAt!.Value));
+    }
+
+    [Fact]
+    public void ADeadlineGivenOutright_MayNotBeEarlierThanTheCurrentOne_AndTheSameOneIsANoOp()
+    {
+        var waiting = Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(600) });
+
+        var earlier = RunTransitions.Extend(waiting, "r1", new ExtendRequest(T0.AddSeconds(300), null), TimeSpan.FromDays(1), Operator, T0, attempt: "a");
+        var same = RunTransitions.Extend(waiting, "r1", new ExtendRequest(T0.AddSeconds(600), null), TimeSpan.FromDays(1), Operator, T0, attempt: "b");
+
+        Assert.Equal(ExtendVerdict.Invalid, earlier.Outcome.Verdict);
+        Assert.Contains("can only be extended", earlier.Outcome.Detail, StringComparison.Ordinal);
+        Assert.False(earlier.Writes);
+        Assert.Equal(ExtendVerdict.Extended, same.Outcome.Verdict);
+        Assert.False(same.Writes);
     }
 
     private static SignalCommand Submit(string payload) => new(SignalActions.SubmitInput, null, payload, payload, false, Operator, null);
