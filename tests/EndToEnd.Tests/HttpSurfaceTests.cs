@@ -32,4 +32,20 @@ public sealed class HttpSurfaceTests(LocalHostFixture fixture) : IClassFixture<L
         Assert.Equal("run_not_found", response.Json.GetProperty("reason_code").GetString());
         Assert.Contains("'run_doesnotexist'", response.Json.GetProperty("detail").GetString(), StringComparison.Ordinal); // the route value reached the function
     }
+
+    [Fact]
+    public async Task ARetrySpellingThePathAsTheRouterAllows_ReplaysTheFirstResponse()
+    {
+        // Routes match without regard to case or a trailing slash: the idempotency key must be scoped the same way, or a
+        // retry through another spelling makes a second run.
+        var body = $$"""{"input":{"goal":"g","plan":[{"type":"work","tool":"t","summary":"s"}]},"idempotency_key":"{{Guid.NewGuid()}}"}""";
+
+        var first = await fixture.Host.Http.SendAsync(HttpMethod.Post, "/v1/runs", body);
+        var upper = await fixture.Host.Http.SendAsync(HttpMethod.Post, "/V1/RUNS", body);
+        var slash = await fixture.Host.Http.SendAsync(HttpMethod.Post, "/v1/runs/", body);
+
+        Assert.Equal((HttpStatusCode.Created, HttpStatusCode.Created, HttpStatusCode.Created), (first.Status, upper.Status, slash.Status));
+        Assert.Equal(first.Body, upper.Body);
+        Assert.Equal(first.Body, slash.Body);
+    }
 }

@@ -50,7 +50,7 @@ public sealed partial class ApiEndpoint(ICallerResolver callers, IdempotencyStor
             }
 
             var fingerprint = IdempotencyStore.Fingerprint(body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body.Value));
-            var claim = await idempotency.ClaimAsync(caller.TenantId, request.Method, request.Path.Value ?? "", key, fingerprint, ct);
+            var claim = await idempotency.ClaimAsync(caller.TenantId, request.Method, RoutePath(request), key, fingerprint, ct);
             if (claim is IdempotencyClaim.Replay replay)
             {
                 return JsonReply.Replay(replay.Response);
@@ -95,6 +95,12 @@ public sealed partial class ApiEndpoint(ICallerResolver callers, IdempotencyStor
     /// Validation failures (400, 413, 422) are not stored, as Stripe does: the request never started.
     /// </summary>
     private static bool IsStored(int status) => status is >= 200 and < 300 or StatusCodes.Status404NotFound or StatusCodes.Status409Conflict;
+
+    /// <summary>
+    /// The path a key is scoped by, as the router sees it: routes match without regard to case or a trailing slash, so
+    /// <c>/V1/RUNS/</c> and <c>/v1/runs</c> are the same request (every id in a path is lower case or a UUID).
+    /// </summary>
+    internal static string RoutePath(HttpRequest request) => (request.Path.Value ?? "").TrimEnd('/').ToLowerInvariant();
 
     /// <summary>The key from the <c>Idempotency-Key</c> header or the body's <c>idempotency_key</c>; both must agree.</summary>
     private static string? IdempotencyKey(HttpRequest request, JsonElement? body)

@@ -102,6 +102,7 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
             if (body is not null)
             {
                 RequestReader.RejectUnknownMembers(body.Value, "idempotency_key", "reason");
+                _ = RequestReader.OptionalString(body.Value, "reason", 4096); // accepted for clients that send one; a string or nothing
             }
 
             return ApiResults.Json(await runs.CancelAsync(caller, runId, Engine(durable), ct), StatusCodes.Status202Accepted);

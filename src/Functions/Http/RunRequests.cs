@@ -55,6 +55,13 @@ public static class RunRequests
             throw ApiException.InvalidRequest("submit_input needs 'payload': a non-empty object with the human's input.");
         }
 
+        if (name == SignalActions.Reject && payload is { } rejection
+            && rejection.TryGetProperty("reason", out var reason) && reason.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+        {
+            // The reason becomes the run's error: a number or an object would be dropped without a word.
+            throw ApiException.InvalidRequest("'payload.reason' of a reject must be a string.");
+        }
+
         var requestId = RequestReader.OptionalString(body, "request_id", 64);
         _ = RequestReader.OptionalString(body, "idempotency_key", MaxKeyLength);
         return new SignalRequest(name, payload?.GetRawText(), requestId);

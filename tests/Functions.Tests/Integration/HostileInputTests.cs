@@ -66,6 +66,8 @@ public sealed class HostileInputTests
         yield return new("signal: action with NUL", "POST", $"/v1/runs/{R}/signal", """{"action":"approve\u0000"}""", 400, Type);
         yield return new("signal: submit without payload", "POST", $"/v1/runs/{R}/signal", """{"action":"submit_input"}""", 400, Bad);
         yield return new("signal: submit empty payload", "POST", $"/v1/runs/{R}/signal", """{"action":"submit_input","payload":{}}""", 400, Bad);
+        yield return new("signal: reject with a numeric reason", "POST", $"/v1/runs/{R}/signal", """{"action":"reject","payload":{"reason":1}}""", 400, Bad);
+        yield return new("signal: reject with an object reason", "POST", $"/v1/runs/{R}/signal", """{"action":"reject","payload":{"reason":{"why":"x"}}}""", 400, Bad);
         yield return new("signal: payload string", "POST", $"/v1/runs/{R}/signal", """{"action":"approve","payload":"yes"}""", 400, Bad);
         yield return new("signal: numeric request id", "POST", $"/v1/runs/{R}/signal", """{"action":"approve","request_id":7}""", 400, Bad);
         yield return new("signal: truncated", "POST", $"/v1/runs/{R}/signal", "{\"action\":", 400, Bad);
@@ -79,6 +81,7 @@ public sealed class HostileInputTests
         // POST /v1/runs/{id}/cancel
         yield return new("cancel: array body", "POST", $"/v1/runs/{R}/cancel", "[]", 400, Bad);
         yield return new("cancel: unknown member", "POST", $"/v1/runs/{R}/cancel", """{"now":true}""", 400, Bad);
+        yield return new("cancel: numeric reason", "POST", $"/v1/runs/{R}/cancel", """{"reason":1}""", 400, Bad);
         yield return new("cancel: malformed run id", "POST", "/v1/runs/run%20x/cancel", null, 400, Bad);
 
         // GET

@@ -208,6 +208,27 @@ public sealed class WorkerApiTests
     }
 
     [Fact]
+    public async Task CreatesAndDeletesOfOneNameAtOnce_AnswerOnlyWhatTheyDid_NeverA500()
+    {
+        var api = await (await RunsTestHost.GetAsync()).NewTenantAsync();
+        for (var round = 0; round < 6; round++)
+        {
+            var creates = Enumerable.Range(0, 5).Select(_ => api.PostAsync("/v1/workers", $$"""{"name":"race","url":"{{PublicUrl}}"}"""));
+            var deletes = Enumerable.Range(0, 5).Select(_ => api.DeleteAsync("/v1/workers/race"));
+            var answers = await Task.WhenAll(creates.Concat(deletes));
+
+            Assert.All(answers.Take(5), r => Assert.True(r.Status is 201 or 409, r.ToString()));
+            Assert.All(answers.Skip(5), r => Assert.True(r.Status is 204 or 404, r.ToString()));
+            var listed = (await api.GetAsync("/v1/workers")).Json.GetProperty("data").GetArrayLength();
+            Assert.InRange(listed, 0, 1);
+            await api.DeleteAsync("/v1/workers/race");
+        }
+
+        Assert.Empty((await api.GetAsync("/v1/workers")).Json.GetProperty("data").EnumerateArray());
+        Assert.Equal(201, (await api.PostAsync("/v1/workers", $$"""{"name":"after","url":"{{PublicUrl}}"}""")).Status); // the count held
+    }
+
+    [Fact]
     public async Task AnotherTenant_CanNeitherSeeDeleteNorRunTheWorker_AndKeepsItsOwnNames()
     {
         var host = await RunsTestHost.GetAsync();

@@ -278,7 +278,7 @@ public sealed class ApiContract
                     return null;
                 }
             }
-            else if (!string.Equals(part, segments[i], StringComparison.Ordinal))
+            else if (!string.Equals(part, segments[i], StringComparison.OrdinalIgnoreCase)) // routes match as the router does: any case
             {
                 return null;
             }
