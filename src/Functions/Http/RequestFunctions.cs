@@ -50,6 +50,9 @@ public sealed partial class RequestFunctions(RunService runs, ApiEndpoint api, I
             return ApiResults.Json(await runs.ExtendAsync(caller, runId, requestId, extend, seed, new RunEngine(durable, engineLogger), ct));
         });
 
+    /// <summary>ISO 8601 as JSON APIs write it: date, <c>T</c>, time with optional fraction, and <c>Z</c> or an offset.</summary>
+    private static readonly string[] IsoFormats = ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK"];
+
     private static ExtendRequest ParseExtend(JsonElement body, int maxSeconds)
     {
         RequestReader.RejectUnknownMembers(body, "extend_by_seconds", "expires_at", "idempotency_key");
@@ -65,7 +68,7 @@ public sealed partial class RequestFunctions(RunService runs, ApiEndpoint api, I
             return new ExtendRequest(null, by);
         }
 
-        return DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.None, out var expiresAt) && HasZone().IsMatch(at)
+        return DateTimeOffset.TryParseExact(at, IsoFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var expiresAt) && HasZone().IsMatch(at)
             ? new ExtendRequest(expiresAt.ToUniversalTime(), null)
             : throw ApiException.InvalidRequest("'expires_at' must be an ISO-8601 time with Z or an offset, like 2026-03-26T14:35:01.000Z.");
     }

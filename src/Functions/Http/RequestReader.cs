@@ -147,7 +147,9 @@ public static class RequestReader
             return defaultValue;
         }
 
-        return long.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+        // NumberStyles.None still takes trailing NUL characters: only digits are a number here.
+        return raw.Length is > 0 and <= 19 && raw.All(char.IsAsciiDigit)
+            && long.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
             ? value
             : throw ApiException.InvalidRequest($"Query parameter '{name}' must be an integer from {min} to {max}.");
     }
@@ -161,7 +163,9 @@ public static class RequestReader
             return null;
         }
 
-        return long.TryParse(raw.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq) && seq <= 9_999_999_999
+        var text = raw.Trim();
+        return text.Length is > 0 and <= 19 && text.All(char.IsAsciiDigit)
+            && long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq) && seq <= 9_999_999_999
             ? seq
             : throw ApiException.InvalidRequest("Last-Event-ID must be the seq of an event.");
     }
@@ -198,9 +202,18 @@ public static class RequestReader
     /// <summary><c>application/json</c> or a <c>+json</c> type, with any parameters.</summary>
     private static bool IsJson(string contentType)
     {
-        var mediaType = contentType.Split(';', 2)[0].Trim();
-        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var parsed))
+        {
+            return false;
+        }
+
+        var mediaType = parsed.MediaType.Value ?? "";
+        var json = mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || (mediaType.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+        // JSON is UTF-8 (RFC 8259): a body declared in another charset would be read wrongly, so it is refused, not guessed at.
+        var charset = parsed.Charset.Value;
+        return json && (string.IsNullOrEmpty(charset) || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase));
     }
 
     private static bool IsWhitespace(MemoryStream buffer)

@@ -70,7 +70,8 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
         api.HandleAsync(req, async (caller, ct) =>
         {
             var runId = RequestReader.RunId(id);
-            var afterSeq = RequestReader.LastEventId(req) ?? RequestReader.QueryLong(req, "after_seq", 0, 0, 9_999_999_999);
+            var fromQuery = RequestReader.QueryLong(req, "after_seq", 0, 0, 9_999_999_999); // checked even when Last-Event-ID wins
+            var afterSeq = RequestReader.LastEventId(req) ?? fromQuery;
             var run = await runs.FindAsync(caller, runId, ct); // 404 before any stream starts
 
             // The record and its events are written together, so the record's end is the log's end: a client that has seen

@@ -51,6 +51,10 @@ public sealed class HostileInputTests
         yield return new("create: reversed pair in a name", "POST", "/v1/runs", """{"input":{"goal":"g"},"metadata":{"\udc00\ud800":1}}""", 400, Bad);
         yield return new("create: text/plain", "POST", "/v1/runs", """{"input":{"goal":"g"}}""", 415, "unsupported_media_type",
             new() { ["Content-Type"] = "text/plain" });
+        yield return new("create: JSON declared UTF-16", "POST", "/v1/runs", """{"input":{"goal":"g"}}""", 415, "unsupported_media_type",
+            new() { ["Content-Type"] = "application/json; charset=utf-16" });
+        yield return new("create: JSON declared Latin-1", "POST", "/v1/runs", """{"input":{"goal":"g"}}""", 415, "unsupported_media_type",
+            new() { ["Content-Type"] = "application/json; charset=iso-8859-1" });
         yield return new("create: form", "POST", "/v1/runs", "input=goal", 415, "unsupported_media_type",
             new() { ["Content-Type"] = "application/x-www-form-urlencoded" });
         yield return new("create: NaN", "POST", "/v1/runs", """{"input":{"goal":"g"},"signal_timeout_seconds":NaN}""", 400, Bad);
@@ -89,6 +93,8 @@ public sealed class HostileInputTests
         yield return new("list: limit zero", "GET", "/v1/runs?limit=0", null, 400, Bad);
         yield return new("list: limit text", "GET", "/v1/runs?limit=abc", null, 400, Bad);
         yield return new("list: limit twice", "GET", "/v1/runs?limit=1&limit=2", null, 400, Bad);
+        yield return new("list: limit with a NUL", "GET", "/v1/runs?limit=1%00", null, 400, Bad);
+        yield return new("stream: bad after_seq beside a good Last-Event-ID", "GET", $"/v1/runs/{R}/events/stream?after_seq=abc", null, 400, Bad, new() { ["Last-Event-ID"] = "1" });
         yield return new("list: odd cursor", "GET", "/v1/runs?cursor=x'%20or%20'1", null, 400, Bad);
         yield return new("get: long id", "GET", "/v1/runs/run_" + new string('a', 200), null, 400, Bad);
         yield return new("get: id with a final newline", "GET", "/v1/runs/run_" + new string('a', 26) + "%0A", null, 400, Bad);

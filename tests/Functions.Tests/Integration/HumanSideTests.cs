@@ -305,15 +305,18 @@ public sealed class HumanSideTests
         ["""{"$dynamicRef":"#meta"}"""],
         ["""{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}"""],
         ["""{"type":"object","properties":{"a":{"$schema":"http://json-schema.org/draft-04/schema#"}}}"""],
-        ["""{"type":"string","pattern":"(("}"""],
-        ["""{"type":"string","pattern":"(a)\\1"}"""],
-        ["""{"type":"string","pattern":"(?<=a)b"}"""],
+        ["""{"type":"object","properties":{"a":{"type":"string","pattern":"(("}}}"""],
+        ["""{"type":"object","properties":{"a":{"type":"string","pattern":"(a)\\1"}}}"""],
+        ["""{"type":"object","properties":{"a":{"type":"string","pattern":"(?<=a)b"}}}"""],
         ["""{"type":"object","patternProperties":{"^x":{"type":"string"}}}"""],
         ["""{"type":"object","required":"to"}"""],
         ["""{"minLength":-1}"""],
         ["""{"enum":"a"}"""],
         ["""{"allOf":{}}"""],
         ["{\"type\":\"object\",\"description\":\"" + new string('x', 17_000) + "\"}"],
+        ["""{"type":"string"}"""], // an answer is an object: only reject could answer these
+        ["""{"type":["array","null"]}"""],
+        ["false"],
     ];
 
     [Theory]
@@ -373,6 +376,9 @@ public sealed class HumanSideTests
         ["""{"extend_by_seconds":"10"}""", 400],
         ["""{"extend_by_seconds":1e12}""", 400],
         ["""{"expires_at":"tomorrow"}""", 400],
+        ["""{"expires_at":"2030-01-01 00:00:00Z"}""", 400],
+        ["""{"expires_at":"2030-01-01T00:00:00Z\n"}""", 400],
+        ["""{"expires_at":"Tue, 01 Jan 2030 00:00:00 GMT"}""", 400],
         ["""{"expires_at":"2030-01-01T00:00:00"}""", 400],
         ["""{"expires_at":"2001-01-01T00:00:00Z"}""", 400],
         ["""{"expires_at":"2999-01-01T00:00:00Z"}""", 400],
