@@ -46,12 +46,11 @@ public sealed partial class RequestFunctions(RunService runs, ApiEndpoint api, I
                 throw ApiException.InvalidRequest("The request id is malformed: request ids are UUIDs.");
             }
 
+            requestId = requestId.ToLowerInvariant(); // a UUID in any case names the same request, as the idempotency key's path does
+
             var extend = ParseExtend(body!.Value, options.Value.MaxSignalTimeoutSeconds);
             return ApiResults.Json(await runs.ExtendAsync(caller, runId, requestId, extend, seed, new RunEngine(durable, engineLogger), ct));
         });
-
-    /// <summary>ISO 8601 as JSON APIs write it: date, <c>T</c>, time with optional fraction, and <c>Z</c> or an offset.</summary>
-    private static readonly string[] IsoFormats = ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK"];
 
     private static ExtendRequest ParseExtend(JsonElement body, int maxSeconds)
     {
@@ -68,7 +67,10 @@ public sealed partial class RequestFunctions(RunService runs, ApiEndpoint api, I
             return new ExtendRequest(null, by);
         }
 
-        return DateTimeOffset.TryParseExact(at, IsoFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var expiresAt) && HasZone().IsMatch(at)
+        // RFC 3339 as clients write it: seconds optional (Java), up to 9 fraction digits (Go), cut to the 7 .NET keeps.
+        var shape = IsoTime().Match(at);
+        var text = shape.Success ? shape.Groups["head"].Value + (shape.Groups["fraction"].Value is { Length: > 0 } f ? f[..Math.Min(f.Length, 8)] : "") + shape.Groups["zone"].Value : "";
+        return shape.Success && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var expiresAt)
             ? new ExtendRequest(expiresAt.ToUniversalTime(), null)
             : throw ApiException.InvalidRequest("'expires_at' must be an ISO-8601 time with Z or an offset, like 2026-03-26T14:35:01.000Z.");
     }
@@ -76,6 +78,6 @@ public sealed partial class RequestFunctions(RunService runs, ApiEndpoint api, I
     [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex RequestIdShape();
 
-    [GeneratedRegex(@"(Z|[+-]\d{2}:?\d{2})\z", RegexOptions.CultureInvariant)]
-    private static partial Regex HasZone();
+    [GeneratedRegex(@"^(?<head>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?)(?<fraction>\.\d{1,9})?(?<zone>Z|[+-]\d{2}:?\d{2})\z", RegexOptions.CultureInvariant)]
+    private static partial Regex IsoTime();
 }

@@ -212,7 +212,7 @@ public static class RequestReader
             || (mediaType.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
         // JSON is UTF-8 (RFC 8259): a body declared in another charset would be read wrongly, so it is refused, not guessed at.
-        var charset = parsed.Charset.Value;
+        var charset = Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(parsed.Charset).Value;
         return json && (string.IsNullOrEmpty(charset) || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase));
     }
 

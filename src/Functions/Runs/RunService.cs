@@ -125,7 +125,11 @@ public sealed partial class RunService(
 
         // The new deadline is decided on the record the write lands on (extensions that race add up); the attempt names this
         // extend, so a retried write that already landed is recognised rather than applied twice.
-        var attempt = seed?.Key ?? Guid.NewGuid().ToString("N");
+        // With a key, the attempt is the key and what it asks for: the same key with another body (reused after the key's
+        // retention) is another extend.
+        var attempt = seed is null
+            ? Guid.NewGuid().ToString("N")
+            : $"{seed.Key}|{(request.ExpiresAt is { } at ? ApiJson.FormatTimestamp(at) : "+" + request.ExtendBySeconds)}";
         var outcome = await runs.ApplyAsync(
             caller.TenantId, runId, (run, now) => RunTransitions.Extend(run, requestId, request, longest, caller.Actor, now, attempt), CancellationToken.None);
         switch (outcome.Verdict)

@@ -49,11 +49,6 @@ public static class ResponseSchemas
                 return "response_schema must be a JSON Schema: an object (or true/false).";
             }
 
-            if (NoObject(document.RootElement) is { } refusal)
-            {
-                return refusal;
-            }
-
             if (OtherDialect(document.RootElement) is { } other)
             {
                 return $"response_schema must be JSON Schema 2020-12 ('$schema' may only be '{DialectId}', not '{other}').";
@@ -69,32 +64,6 @@ public static class ResponseSchemas
         {
             return $"response_schema is not a valid JSON Schema: {Short(ex.Message)}";
         }
-    }
-
-    /// <summary>
-    /// An answer (a <c>submit_input</c> payload, approved arguments) is always a JSON object: a schema that cannot accept
-    /// one would leave the request answerable only by reject, so it is refused when given.
-    /// </summary>
-    private static string? NoObject(JsonElement schema)
-    {
-        const string Why = "response_schema describes a JSON object (the payload of submit_input): ";
-        if (schema.ValueKind == JsonValueKind.False)
-        {
-            return Why + "false accepts nothing.";
-        }
-
-        if (schema.ValueKind != JsonValueKind.Object || !schema.TryGetProperty("type", out var type))
-        {
-            return null;
-        }
-
-        var allowsObject = type.ValueKind switch
-        {
-            JsonValueKind.String => type.GetString() == "object",
-            JsonValueKind.Array => type.EnumerateArray().Any(t => t.ValueKind == JsonValueKind.String && t.GetString() == "object"),
-            _ => true, // not a valid 'type': the library says so
-        };
-        return allowsObject ? null : Why + "its 'type' must allow \"object\".";
     }
 
     /// <summary>Where <paramref name="instanceJson"/> fails <paramref name="schemaJson"/> (a checked schema); empty when it conforms.</summary>

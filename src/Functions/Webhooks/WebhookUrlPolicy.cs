@@ -26,6 +26,12 @@ public sealed class WebhookUrlPolicy(IOptions<WebhookOptions> options, IWebhookH
     public async Task<(Uri? Url, string? Refusal)> CheckAsync(string url, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(url);
+        if (url.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
+        {
+            // At registration only: a URL stored before this rule keeps being delivered to as Uri reads it.
+            return (null, "The URL must not contain spaces or control characters (encode them).");
+        }
+
         var (uri, host, refusal) = CheckSyntax(url);
         if (refusal is not null)
         {
@@ -74,11 +80,6 @@ public sealed class WebhookUrlPolicy(IOptions<WebhookOptions> options, IWebhookH
         if (url.Length > MaxUrlLength)
         {
             return (null, null, $"The URL must be at most {MaxUrlLength} characters.");
-        }
-
-        if (url.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
-        {
-            return (null, null, "The URL must not contain spaces or control characters (encode them).");
         }
 
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.IsFile || uri.IsUnc || string.IsNullOrEmpty(uri.Host))

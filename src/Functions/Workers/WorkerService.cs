@@ -39,7 +39,7 @@ public sealed partial class WorkerService(
 
         // From here the client going away changes nothing: the worker is registered, and a retry with the key finds it.
         var max = options.Value.MaxPerTenant;
-        while (true)
+        for (var attempt = 1; ; attempt++)
         {
             var added = await store.AddAsync(worker, max, CancellationToken.None);
             if (added == CountedAdd.LimitReached)
@@ -58,6 +58,10 @@ public sealed partial class WorkerService(
             }
 
             // Another request's worker of that name was deleted between the two: the name is free again, try once more.
+            if (attempt >= 8)
+            {
+                throw ApiException.WorkerExists(request.Name); // the name is being created and deleted in a loop: say it is taken
+            }
         }
 
         LogRegistered(logger, request.Name, caller.TenantId);

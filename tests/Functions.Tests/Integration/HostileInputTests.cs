@@ -51,6 +51,8 @@ public sealed class HostileInputTests
         yield return new("create: reversed pair in a name", "POST", "/v1/runs", """{"input":{"goal":"g"},"metadata":{"\udc00\ud800":1}}""", 400, Bad);
         yield return new("create: text/plain", "POST", "/v1/runs", """{"input":{"goal":"g"}}""", 415, "unsupported_media_type",
             new() { ["Content-Type"] = "text/plain" });
+        yield return new("create: JSON declared \"utf-8\", quoted, is JSON", "POST", "/v1/runs", "{\"input\":42}", 400, Bad,
+            new() { ["Content-Type"] = "application/json; charset=\"utf-8\"" });
         yield return new("create: JSON declared UTF-16", "POST", "/v1/runs", """{"input":{"goal":"g"}}""", 415, "unsupported_media_type",
             new() { ["Content-Type"] = "application/json; charset=utf-16" });
         yield return new("create: JSON declared Latin-1", "POST", "/v1/runs", """{"input":{"goal":"g"}}""", 415, "unsupported_media_type",

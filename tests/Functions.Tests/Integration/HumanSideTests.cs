@@ -314,9 +314,6 @@ public sealed class HumanSideTests
         ["""{"enum":"a"}"""],
         ["""{"allOf":{}}"""],
         ["{\"type\":\"object\",\"description\":\"" + new string('x', 17_000) + "\"}"],
-        ["""{"type":"string"}"""], // an answer is an object: only reject could answer these
-        ["""{"type":["array","null"]}"""],
-        ["false"],
     ];
 
     [Theory]
@@ -415,5 +412,27 @@ public sealed class HumanSideTests
         var extend = await api.PostAsync($"/v1/runs/{runId}/requests/{requestId}/extend", """{"extend_by_seconds":10}""");
 
         Assert.Equal((status, reasonCode), (extend.Status, extend.ReasonCode));
+    }
+
+    [Theory]
+    [InlineData("yyyy-MM-ddTHH:mm:ss.fffZ", "")]            // what this service writes
+    [InlineData("yyyy-MM-ddTHH:mm:ss.fffffff", "Z")]        // .NET's "o"
+    [InlineData("yyyy-MM-ddTHH:mm:ss.fff", "123456Z")]      // Go's RFC3339Nano: nine fraction digits
+    [InlineData("yyyy-MM-ddTHH:mm", "Z")]                   // Java's OffsetDateTime.toString() leaves out :00 seconds
+    [InlineData("yyyy-MM-ddTHH:mm:ss", "+00:00")]
+    public async Task AnExtendTo_TakesTheTimestampsClientsWrite_AndAnUpperCaseRequestId(string format, string suffix)
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var runId = await api.CreateRunAsync(Plan("""{"type":"approval"}"""));
+        var pending = (await api.WaitForStatusAsync(runId, "awaiting_input")).GetProperty("pending_input");
+        var requestId = pending.GetProperty("request_id").GetString()!.ToUpperInvariant();
+        var to = DateTimeOffset.UtcNow.AddHours(2);
+        var text = to.UtcDateTime.ToString(format, System.Globalization.CultureInfo.InvariantCulture) + suffix;
+
+        var extend = await api.PostAsync($"/v1/runs/{runId}/requests/{requestId}/extend", $$"""{"expires_at":"{{text}}"}""");
+
+        Assert.Equal(200, extend.Status);
+        var moved = DateTimeOffset.Parse(extend.Json.GetProperty("expires_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(moved, to.AddMinutes(-1), to.AddSeconds(1));
     }
 }
