@@ -27,9 +27,9 @@ public sealed class StreamHandoffTests
         var host = await RunsTestHost.GetAsync();
         var (tenant, runId) = await StorageTests.NewRunAsync(host);
         var notifier = new RunEventNotifier();
-        var writer = Store(host, host.Tables, notifier);
+        var writer = Store(host.Tables, notifier);
         var reads = new CountQueries();
-        var stream = Stream(Store(host, host.TablesWith(reads), notifier), notifier, NoPolling);
+        var stream = Stream(host.TablesWith(reads), notifier, NoPolling);
         var body = new Frames();
 
         var streaming = WriteAsync(stream, body, tenant, runId);
@@ -59,12 +59,12 @@ public sealed class StreamHandoffTests
         var host = await RunsTestHost.GetAsync();
         var (tenant, runId) = await StorageTests.NewRunAsync(host);
         var notifier = new RunEventNotifier();
-        var here = Store(host, host.Tables, notifier);
+        var here = Store(host.Tables, notifier);
         var elsewhere = host.Runs; // the host's store has a notifier of its own: another instance, as far as this stream knows
         var reads = new CountQueries();
         var body = new Frames();
 
-        var streaming = WriteAsync(Stream(Store(host, host.TablesWith(reads), notifier), notifier, NoPolling), body, tenant, runId);
+        var streaming = WriteAsync(Stream(host.TablesWith(reads), notifier, NoPolling), body, tenant, runId);
         await body.WaitForAsync("id: 1\n");
         await elsewhere.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(1, RunWriteKind.Start), now));
         await here.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(2, RunWriteKind.Progress, Step: 1, Tool: "t", Summary: "s"), now));
@@ -86,10 +86,10 @@ public sealed class StreamHandoffTests
         var (tenant, runId) = await StorageTests.NewRunAsync(host);
         var notifier = new RunEventNotifier();
         var loss = new LoseResponse(host.TablePrefix + "Runs");
-        var here = Store(host, host.TablesWith(loss), notifier);
+        var here = Store(host.TablesWith(loss), notifier);
         var body = new Frames();
 
-        var streaming = WriteAsync(Stream(Store(host, host.Tables, notifier), notifier, NoPolling), body, tenant, runId);
+        var streaming = WriteAsync(Stream(host.Tables, notifier, NoPolling), body, tenant, runId);
         await body.WaitForAsync("id: 1\n");
         loss.LoseNext(HttpMethod: "POST");
         await here.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(1, RunWriteKind.Start), now));
@@ -107,12 +107,12 @@ public sealed class StreamHandoffTests
         var host = await RunsTestHost.GetAsync();
         var (tenant, runId) = await StorageTests.NewRunAsync(host);
         var notifier = new RunEventNotifier();
-        var here = Store(host, host.Tables, notifier);
+        var here = Store(host.Tables, notifier);
         var elsewhere = host.Runs;
         var polling = new StreamOptions { MaxDurationSeconds = 120, HeartbeatSeconds = 300, MinPollMilliseconds = 50, MaxPollMilliseconds = 300 };
         var body = new Frames();
 
-        var streaming = WriteAsync(Stream(Store(host, host.Tables, notifier), notifier, polling), body, tenant, runId);
+        var streaming = WriteAsync(Stream(host.Tables, notifier, polling), body, tenant, runId);
         await body.WaitForAsync("id: 1\n");
         await here.ApplyAsync(tenant, runId, (r, now) => RunTransitions.Apply(r, new RunWrite(1, RunWriteKind.Start), now));
         await body.WaitForAsync("id: 2\n"); // handed over: the poll is now at its slow end
@@ -129,8 +129,12 @@ public sealed class StreamHandoffTests
         Assert.Equal(Enumerable.Range(1, 9).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), SseFrames.Parse(body.Text).Select(f => f.Id));
     }
 
-    private static RunStore Store(RunsTestHost host, RunTables tables, RunEventNotifier notifier) =>
+    private static RunStore Store(RunTables tables, RunEventNotifier notifier) =>
         new(tables, new OpenRunIndex(tables), notifier, new NoEventOutbox(), Options.Create(new RepairOptions()), TimeProvider.System, NullLogger<RunStore>.Instance);
+
+    /// <summary>A stream on its own store over <paramref name="tables"/>, fed by <paramref name="notifier"/> (this "process").</summary>
+    private static RunEventStream Stream(RunTables tables, RunEventNotifier notifier, StreamOptions options) =>
+        Stream(Store(tables, notifier), notifier, options);
 
     private static RunEventStream Stream(RunStore store, RunEventNotifier notifier, StreamOptions options) =>
         new(store, notifier, Options.Create(options), TimeProvider.System, NullLogger<RunEventStream>.Instance);
