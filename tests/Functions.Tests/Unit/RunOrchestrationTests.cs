@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using AgentRuns.Functions.Activities;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Model;
@@ -25,7 +26,7 @@ public sealed class RunOrchestrationTests
         var orchestration = run.Start();
 
         await run.TimerCreated.Task.WaitAsync(Wait);
-        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
+        (await run.NextSignal()).SetResult(Signal(SignalActions.Approve));
         Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
 
         Assert.True(run.TimerToken.IsCancellationRequested, "the deadline timer must be cancelled when the signal wins");
@@ -135,7 +136,7 @@ public sealed class RunOrchestrationTests
         await Eventually(() => run.TimersCreated == 2);
         Assert.True(run.TimerFireAt > expiresAt.UtcDateTime, "the second timer is set after the deadline");
         Assert.False(orchestration.IsCompleted);
-        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
+        (await run.NextSignal()).SetResult(Signal(SignalActions.Approve));
         Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
     }
 
@@ -146,10 +147,10 @@ public sealed class RunOrchestrationTests
         var orchestration = run.Start();
         await run.TimerCreated.Task.WaitAsync(Wait);
 
-        run.Signals.Dequeue().SetResult(new SignalEvent(Guid.NewGuid().ToString(), SignalActions.Reject, null, DateTimeOffset.UtcNow));
-        await Eventually(() => run.Signals.Count == 1);
+        (await run.NextSignal()).SetResult(new SignalEvent(Guid.NewGuid().ToString(), SignalActions.Reject, null, DateTimeOffset.UtcNow));
+        var again = await run.NextSignal();
         Assert.False(orchestration.IsCompleted);
-        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
+        again.SetResult(Signal(SignalActions.Approve));
 
         Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
         Assert.Equal(1, run.TimersCreated);
@@ -161,9 +162,8 @@ public sealed class RunOrchestrationTests
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "First?"), AgentDecision.Ask(InputKinds.Approval, "Second?"), AgentDecision.Finish("{}"));
         var orchestration = run.Start();
         await run.TimerCreated.Task.WaitAsync(Wait);
-        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
-        await Eventually(() => run.Signals.Count == 1);
-        run.Signals.Dequeue().SetResult(Signal(SignalActions.Approve));
+        (await run.NextSignal()).SetResult(Signal(SignalActions.Approve));
+        (await run.NextSignal()).SetResult(Signal(SignalActions.Approve));
 
         Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
         Assert.Equal(1, run.MovedWaiters);
@@ -175,7 +175,7 @@ public sealed class RunOrchestrationTests
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Approval, "Send?"));
         var orchestration = run.Start();
         await run.TimerCreated.Task.WaitAsync(Wait);
-        run.Signals.Dequeue().SetResult(Signal(SignalActions.Reject, """{"reason":"wrong list"}"""));
+        (await run.NextSignal()).SetResult(Signal(SignalActions.Reject, """{"reason":"wrong list"}"""));
 
         Assert.Equal(RunStatus.Failed, await orchestration.WaitAsync(Wait));
         var ending = run.Writes[^1].Ending!;
@@ -188,7 +188,7 @@ public sealed class RunOrchestrationTests
         var run = new FakeRun(AgentDecision.Ask(InputKinds.Data, "Who?"), AgentDecision.Finish("{}"));
         var orchestration = run.Start();
         await run.TimerCreated.Task.WaitAsync(Wait);
-        run.Signals.Dequeue().SetResult(Signal(SignalActions.SubmitInput, """{"to":"leads"}"""));
+        (await run.NextSignal()).SetResult(Signal(SignalActions.SubmitInput, """{"to":"leads"}"""));
 
         await orchestration.WaitAsync(Wait);
         Assert.Equal(["""{"to":"leads"}"""], run.AgentInputs[^1].SubmittedInputs());
@@ -271,6 +271,7 @@ public sealed class RunOrchestrationTests
         public static readonly DateTime Now = new(2026, 3, 26, 14, 35, 1, DateTimeKind.Utc);
         private readonly Mock<TaskOrchestrationContext> _context = new() { CallBase = true };
         private readonly Queue<AgentDecision> _decisions;
+        private readonly Channel<TaskCompletionSource<SignalEvent>> _signals = Channel.CreateUnbounded<TaskCompletionSource<SignalEvent>>();
         private TaskCompletionSource _timer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public FakeRun(params AgentDecision[] decisions)
@@ -285,7 +286,7 @@ public sealed class RunOrchestrationTests
             _context.Setup(c => c.WaitForExternalEvent<SignalEvent>(RunEventNames.Signal, It.IsAny<CancellationToken>())).Returns(() =>
             {
                 var signal = new TaskCompletionSource<SignalEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
-                Signals.Enqueue(signal);
+                _signals.Writer.TryWrite(signal);
                 return signal.Task;
             });
             _context.Setup(c => c.CreateTimer(It.IsAny<DateTime>(), It.IsAny<CancellationToken>())).Returns((DateTime fireAt, CancellationToken token) =>
@@ -341,7 +342,8 @@ public sealed class RunOrchestrationTests
 
         public TaskCompletionSource<CancelEvent> Cancel { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Queue<TaskCompletionSource<SignalEvent>> Signals { get; } = new();
+        /// <summary>The orchestration's next signal waiter, once it has asked for one (it sets its timer first).</summary>
+        public async Task<TaskCompletionSource<SignalEvent>> NextSignal() => await _signals.Reader.ReadAsync().AsTask().WaitAsync(Wait);
 
         public TaskCompletionSource TimerCreated { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
