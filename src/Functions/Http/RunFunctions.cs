@@ -100,13 +100,14 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
         api.HandlePostAsync(req, bodyRequired: false, async (caller, body, seed, ct) =>
         {
             var runId = RequestReader.RunId(id);
+            string? reason = null;
             if (body is not null)
             {
                 RequestReader.RejectUnknownMembers(body.Value, "idempotency_key", "reason");
-                _ = RequestReader.OptionalString(body.Value, "reason", 4096); // accepted for clients that send one; a string or nothing
+                reason = RequestReader.OptionalString(body.Value, "reason", 4096);
             }
 
-            return ApiResults.Json(await runs.CancelAsync(caller, runId, Engine(durable), ct), StatusCodes.Status202Accepted);
+            return ApiResults.Json(await runs.CancelAsync(caller, runId, reason, Engine(durable), ct), StatusCodes.Status202Accepted);
         });
 
     private RunEngine Engine(DurableTaskClient durable) => new(durable, engineLogger);

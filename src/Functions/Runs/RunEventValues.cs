@@ -80,10 +80,15 @@ public static class RunEventValues
             w.WriteString("reason", error.Reason);
         }));
 
-    public static NewEvent Cancelled(string reasonCode, Actor? actor) =>
+    public static NewEvent Cancelled(string reasonCode, Actor? actor, string? reason = null) =>
         new(RunEventTypes.Cancelled, JsonText.Object(w =>
         {
             w.WriteString("reason_code", reasonCode);
+            if (reason is not null)
+            {
+                w.WriteString("reason", reason);
+            }
+
             WriteActor(w, actor);
         }));
 

@@ -156,12 +156,13 @@ public sealed partial class RunService(
         return new RequestList("list", data, next is null ? null : RequestResources.EncodeCursor(next));
     }
 
-    public async Task<CancelAccepted> CancelAsync(Caller caller, string runId, IRunEngine engine, CancellationToken cancellationToken)
+    /// <summary>Cancels the run at once; <paramref name="reason"/>, when given, becomes its error reason and is on <c>run.cancelled</c>.</summary>
+    public async Task<CancelAccepted> CancelAsync(Caller caller, string runId, string? reason, IRunEngine engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(engine);
         var attempt = Guid.NewGuid().ToString("N");
-        switch (await runs.ApplyAsync(caller.TenantId, runId, (run, now) => RunTransitions.Cancel(run, caller.Actor, now, attempt), CancellationToken.None))
+        switch (await runs.ApplyAsync(caller.TenantId, runId, (run, now) => RunTransitions.Cancel(run, caller.Actor, now, attempt, reason), CancellationToken.None))
         {
             case CancelOutcome.NotFound:
                 throw ApiException.RunNotFound(runId);

@@ -267,8 +267,9 @@ public static class RunTransitions
     /// <summary>
     /// A user's cancel: the run ends at once with <c>run.cancelled</c>; the orchestration stops at its next step.
     /// <paramref name="attempt"/> names this cancel: the same attempt finding the run cancelled by itself is accepted again.
+    /// The user's <paramref name="reason"/>, when given, is the run's error reason and is on the event.
     /// </summary>
-    public static RunTransition<CancelOutcome> Cancel(RunRecord? run, Actor? actor, DateTimeOffset now, string? attempt = null)
+    public static RunTransition<CancelOutcome> Cancel(RunRecord? run, Actor? actor, DateTimeOffset now, string? attempt = null, string? reason = null)
     {
         if (run is null)
         {
@@ -282,10 +283,10 @@ public static class RunTransitions
                 : CancelOutcome.NotCancellable);
         }
 
-        var error = new RunError(RunReasonCodes.CancelledByUser, "Cancelled by the user.");
+        var error = new RunError(RunReasonCodes.CancelledByUser, reason ?? "Cancelled by the user.");
         return Change(
             CancelOutcome.Accepted, run, run with { Status = RunStatus.Cancelled, Pending = null, Error = error, CancelAttempt = attempt }, now,
-            RunEventValues.Cancelled(RunReasonCodes.CancelledByUser, actor));
+            RunEventValues.Cancelled(RunReasonCodes.CancelledByUser, actor, reason));
     }
 
     /// <summary>

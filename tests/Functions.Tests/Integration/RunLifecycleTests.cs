@@ -98,7 +98,7 @@ public sealed class RunLifecycleTests
         var runId = await api.CreateRunAsync(Plan(Approval));
         await api.WaitForEventAsync(runId, "run.awaiting_input");
 
-        var cancel = await api.PostAsync($"/v1/runs/{runId}/cancel", "{}");
+        var cancel = await api.PostAsync($"/v1/runs/{runId}/cancel", """{"reason":"Wrong list – «ops» <all>"}""");
         Assert.Equal(202, cancel.Status);
         var signal = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""");
         Assert.Equal(409, signal.Status);
@@ -106,8 +106,10 @@ public sealed class RunLifecycleTests
         var events = await api.WaitForEndAsync(runId);
         Assert.Equal("run.cancelled", Type(events[^1]));
         Assert.Equal("cancelled_by_user", Value(events[^1]).GetProperty("reason_code").GetString());
+        Assert.Equal("Wrong list – «ops» <all>", Value(events[^1]).GetProperty("reason").GetString());
         var run = await api.WaitForStatusAsync(runId, "cancelled");
         Assert.Equal(JsonValueKind.Null, run.GetProperty("pending_input").ValueKind);
+        Assert.Equal("Wrong list – «ops» <all>", run.GetProperty("error").GetProperty("reason").GetString());
 
         var again = await api.PostAsync($"/v1/runs/{runId}/cancel", null);
         Assert.Equal(409, again.Status);

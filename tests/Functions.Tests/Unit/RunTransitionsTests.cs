@@ -42,6 +42,18 @@ public sealed class RunTransitionsTests
     }
 
     [Fact]
+    public void ACancel_RecordsTheUsersReason_OrSaysCancelledByTheUser_WhenThereIsNone()
+    {
+        var withReason = RunTransitions.Cancel(Running(), Operator, T0, reason: "wrong list").Next!;
+        var without = RunTransitions.Cancel(Running(), Operator, T0);
+
+        Assert.Equal((RunReasonCodes.CancelledByUser, "wrong list"), (withReason.Error!.ReasonCode, withReason.Error.Reason));
+        Assert.Equal("Cancelled by the user.", without.Next!.Error!.Reason);
+        var value = JsonDocument.Parse(Assert.Single(without.Events!).ValueJson).RootElement;
+        Assert.False(value.TryGetProperty("reason", out _), "no reason given, none on the event");
+    }
+
+    [Fact]
     public void AWriteAfterTheRunEnded_IsRefused_AndOpensNoRequest()
     {
         var cancelled = RunTransitions.Cancel(Running(), Operator, T0).Next!;
