@@ -23,7 +23,11 @@ public sealed record AgentStepInput(
 
 /// <summary>A human's accepted answer, as the agent sees it.</summary>
 /// <param name="ApprovedActionJson">For an approve: the action approved (the proposed one, with edited arguments if any).</param>
-public sealed record HumanAnswer(string RequestId, string InputKind, string Action, string? PayloadJson, string? ApprovedActionJson, Model.Actor? Actor);
+/// <summary>
+/// One accepted human answer, as the agent's next steps see it. <paramref name="Prompt"/> is the request's prompt
+/// (null in answers recorded before it was kept).
+/// </summary>
+public sealed record HumanAnswer(string RequestId, string InputKind, string Action, string? PayloadJson, string? ApprovedActionJson, Model.Actor? Actor, string? Prompt = null);
 
 public enum AgentDecisionKind
 {

@@ -8,7 +8,7 @@ namespace AgentRuns.Functions.Agents;
 /// <code>
 /// {"type":"agent.step","run_id":"run_…","step_index":2,"idempotency_key":"step_…_2","worker":"email",
 ///  "input":{…the run's input…},
-///  "answers":[{"request_id":"…","input_kind":"approval","action":"approve","payload":null,"approved_action":{…},"actor":{"key_id":"key_…","name":"…"}}]}
+///  "answers":[{"request_id":"…","input_kind":"approval","prompt":"Send it?","action":"approve","payload":null,"approved_action":{…},"actor":{"key_id":"key_…","name":"…"}}]}
 /// </code>
 /// signed as a webhook is (Standard Webhooks: <c>webhook-id</c> is the idempotency key, the same on every attempt of the step).
 /// The answers are those the run works with, payloads unmasked: the worker is the run's agent and acts on them, as the built-in
@@ -45,6 +45,7 @@ public static class WorkerStepMessage
                 w.WriteStartObject();
                 w.WriteString("request_id", answer.RequestId);
                 w.WriteString("input_kind", answer.InputKind);
+                w.WriteString("prompt", answer.Prompt);
                 w.WriteString("action", answer.Action);
                 w.WriteRaw("payload", answer.PayloadJson);
                 w.WriteRaw("approved_action", answer.ApprovedActionJson);

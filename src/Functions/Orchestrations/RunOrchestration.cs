@@ -142,7 +142,7 @@ public static partial class RunOrchestration
                             return await CompleteAsync(RunEnding.Failed(RunReasonCodes.Rejected, RejectReason(signal)));
                         }
 
-                        answers.Add(new HumanAnswer(signal.RequestId, request.InputKind, signal.Action, signal.PayloadJson, signal.ApprovedActionJson, signal.Actor));
+                        answers.Add(new HumanAnswer(signal.RequestId, request.InputKind, signal.Action, signal.PayloadJson, signal.ApprovedActionJson, signal.Actor, request.Prompt));
                         break;
 
                     case AgentDecisionKind.Wait:

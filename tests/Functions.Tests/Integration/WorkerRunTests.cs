@@ -69,6 +69,7 @@ public sealed class WorkerRunTests
         var answer = Assert.Single(calls[2].Json.GetProperty("answers").EnumerateArray());
         Assert.Equal(pending.GetProperty("request_id").GetString(), answer.GetProperty("request_id").GetString());
         Assert.Equal("approval", answer.GetProperty("input_kind").GetString());
+        Assert.Equal("Send it?", answer.GetProperty("prompt").GetString());
         Assert.Equal("approve", answer.GetProperty("action").GetString());
         Assert.Equal("S2", answer.GetProperty("approved_action").GetProperty("arguments").GetProperty("subject").GetString());
         Assert.StartsWith("key_", answer.GetProperty("actor").GetProperty("key_id").GetString(), StringComparison.Ordinal);
