@@ -79,6 +79,8 @@ public sealed class OperatorConsoleTests(ConsoleFixture fixture) : IClassFixture
             await Expect(Event(page, "run.signal_received")).ToContainTextAsync("This would email the wrong list.");
             await Expect(page.Locator(".run-status")).ToHaveTextAsync("failed");
             await Expect(page.Locator(".last-answer")).ToContainTextAsync("reject by development key");
+            await Expect(page.Locator("section.result .reason-code")).ToHaveTextAsync("rejected");
+            await Expect(page.Locator("section.result .error-reason")).ToHaveTextAsync("This would email the wrong list.");
             await AssertNoHorizontalScrollAsync(page);
         });
         await session.AssertCleanAsync();

@@ -1,9 +1,9 @@
-// One run: its status, who answered and when, the request it waits for with the forms to answer it, and every event,
-// live over the stream.
+// One run: its status, who answered and when, the request it waits for with the forms to answer it, why it ended, and every
+// event, live over the stream.
 
 import { api, ApiError } from './api.js';
 import { announce, countdown, h, hasRedacted, jsonBlock, replace, statusBadge, time } from './dom.js';
-import { follow } from './events.js';
+import { follow, isTerminal } from './events.js';
 import { schemaForm } from './schema-form.js';
 
 export function runView(main, runId) {
@@ -13,7 +13,9 @@ export function runView(main, runId) {
   const summary = h('dl', { class: 'summary' });
   const answered = h('section', { class: 'card answered', hidden: true, 'aria-labelledby': 'answered-title' });
   const pending = h('div');
-  const result = h('section', { class: 'card result', hidden: true, 'aria-labelledby': 'result-title' });
+  const resultTitle = h('h2', { id: 'result-title', tabindex: '-1' });
+  const resultBody = h('div');
+  const result = h('section', { class: 'card result', hidden: true, 'aria-labelledby': 'result-title' }, resultTitle, resultBody);
   const events = h('ol', { class: 'events', 'aria-label': 'Events' });
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
   main.replaceChildren(
@@ -24,6 +26,7 @@ export function runView(main, runId) {
       events));
 
   let pendingId = null;
+  let endEvent = null; // the run's terminal event: run.cancelled names who cancelled it
   let refreshTimer = null;
   let stopped = false;
 
@@ -76,9 +79,8 @@ export function runView(main, runId) {
     const ended = ['succeeded', 'failed', 'cancelled'].includes(run.status);
     result.hidden = !ended;
     if (ended) {
-      replace(result,
-        h('h2', { id: 'result-title' }, run.status === 'succeeded' ? 'Output' : 'Why it ended'),
-        run.status === 'succeeded' ? jsonBlock(run.output, 'Output') : jsonBlock(run.error, 'Error'));
+      resultTitle.textContent = run.status === 'succeeded' ? 'Output' : 'Why it ended';
+      replace(resultBody, run.status === 'succeeded' ? jsonBlock(run.output, 'Output') : whyItEnded(run.error, endEvent));
     }
   }
 
@@ -86,6 +88,7 @@ export function runView(main, runId) {
     const value = event.payload?.value;
     const actor = value && typeof value === 'object' ? value.actor : null;
     const redacted = event.payload?.redacted || hasRedacted(value);
+    if (isTerminal(event.type)) endEvent = event;
     events.append(h('li', { class: 'event', dataset: { seq: String(event.seq), type: event.type } },
       h('div', { class: 'meta' },
         h('span', { class: 'seq' }, `#${event.seq}`),
@@ -93,6 +96,8 @@ export function runView(main, runId) {
         time(event.timestamp),
         actor ? h('span', { class: 'actor' }, `by ${actor.name}`) : null,
         redacted ? h('span', { class: 'badge redacted-badge', title: 'Secret-looking values were masked by the service' }, 'redacted') : null),
+      // A reason (a cancel's, a failure's) as written, line breaks and all; the JSON below has it escaped.
+      typeof value?.reason === 'string' ? h('p', { class: 'event-reason' }, h('span', { class: 'hint' }, 'Reason: '), value.reason) : null,
       jsonBlock(value, `Event ${event.seq} payload`)));
     scheduleRefresh();
   }
@@ -111,6 +116,23 @@ export function runView(main, runId) {
     clearTimeout(refreshTimer);
     stream.stop();
   };
+}
+
+/**
+ * Why a run failed or was cancelled: its reason code, its reason as written, and for a cancel who cancelled it and when (from
+ * run.cancelled, once the stream has brought it).
+ */
+function whyItEnded(error, endEvent) {
+  const cancel = endEvent?.type === 'run.cancelled' ? endEvent : null;
+  const actor = cancel?.payload?.value?.actor;
+  return h('dl', { class: 'summary outcome' },
+    h('dt', {}, 'Reason code'), h('dd', {}, h('code', { class: 'reason-code' }, error?.reason_code ?? 'unknown')),
+    h('dt', {}, 'Reason'), h('dd', { class: 'error-reason' }, typeof error?.reason === 'string' && error.reason !== '' ? error.reason : '—'),
+    actor ? [
+      h('dt', {}, 'Cancelled by'),
+      h('dd', { class: 'cancelled-by' },
+        h('span', { class: 'actor' }, actor.name), h('span', { class: 'hint' }, ` (${actor.key_id})`), ' at ', time(cancel.timestamp)),
+    ] : null);
 }
 
 /** The request a run waits for, and a form for each answer it allows. */
