@@ -79,11 +79,150 @@ public sealed class OperatorConsoleTests(ConsoleFixture fixture) : IClassFixture
             await Expect(Event(page, "run.signal_received")).ToContainTextAsync("This would email the wrong list.");
             await Expect(page.Locator(".run-status")).ToHaveTextAsync("failed");
             await Expect(page.Locator(".last-answer")).ToContainTextAsync("reject by development key");
+            await Expect(page.Locator("section.result .reason-code")).ToHaveTextAsync("rejected");
+            await Expect(page.Locator("section.result .error-reason")).ToHaveTextAsync("This would email the wrong list.");
             await AssertNoHorizontalScrollAsync(page);
         });
         await session.AssertCleanAsync();
         var run = (await Api.WaitForStatusAsync(runId, "failed")).Json;
         Assert.Equal("rejected", run.GetProperty("error").GetProperty("reason_code").GetString());
+    }
+
+    [Fact]
+    public async Task CancellingFromTheRunPage_ByKeyboard_WithAReason_ShowsTheRunCancelled_WithTheReasonAndWhoCancelled()
+    {
+        const string reason = "The customer withdrew the request.\nTicket 4711.";
+        var runId = await Api.CreateRunAsync("""{"input":{"goal":"Renew the contract"}}""");
+        await using var session = await ConsoleSession.OpenAsync(fixture);
+        await session.RunAsync(nameof(CancellingFromTheRunPage_ByKeyboard_WithAReason_ShowsTheRunCancelled_WithTheReasonAndWhoCancelled), async page =>
+        {
+            await session.SignInAsync($"#/runs/{runId}");
+            await Expect(page.Locator(".run-status")).ToHaveTextAsync("awaiting_input");
+            var cancel = page.Locator("section.cancel");
+            var start = cancel.GetByRole(AriaRole.Button, new() { Name = "Cancel run", Exact = true });
+            var question = cancel.Locator(".confirm-question");
+            await cancel.GetByLabel("Reason (optional)").FillAsync(reason);
+
+            // The confirmation is in the page, and Escape backs out of it.
+            await start.FocusAsync();
+            await page.Keyboard.PressAsync("Enter");
+            await Expect(question).ToBeFocusedAsync();
+            await Expect(question).ToHaveTextAsync("Cancel this run with the reason above?");
+            await Expect(cancel.GetByLabel("Reason (optional)")).ToHaveJSPropertyAsync("readOnly", true);
+            await session.ScreenshotAsync("cancel-confirm");
+            await page.Keyboard.PressAsync("Escape");
+            await Expect(question).ToBeHiddenAsync();
+            await Expect(start).ToBeFocusedAsync();
+            Assert.DoesNotContain(session.Requests, r => r.Url.EndsWith("/cancel", StringComparison.Ordinal));
+
+            await page.Keyboard.PressAsync("Enter");
+            await Expect(question).ToBeFocusedAsync();
+            await page.Keyboard.PressAsync("Tab");
+            await Expect(cancel.GetByRole(AriaRole.Button, new() { Name = "Yes, cancel the run" })).ToBeFocusedAsync();
+            await page.Keyboard.PressAsync("Enter");
+
+            await Expect(page.Locator(".run-status")).ToHaveTextAsync("cancelled");
+            var cancelled = Event(page, "run.cancelled");
+            await Expect(cancelled.Locator(".actor")).ToHaveTextAsync("by development key");
+            await Expect(cancelled.Locator(".event-reason")).ToHaveTextAsync("Reason: " + reason);
+            await Expect(cancelled.Locator("pre.json")).ToContainTextAsync("\"reason\": \"The customer withdrew the request.\\nTicket 4711.\"");
+            var result = page.Locator("section.result");
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Why it ended" })).ToBeFocusedAsync();
+            await Expect(result.Locator(".reason-code")).ToHaveTextAsync("cancelled_by_user");
+            await Expect(result.Locator(".error-reason")).ToHaveTextAsync(reason);
+            await Expect(result.Locator(".cancelled-by")).ToHaveTextAsync(new Regex("^development key \\(key_[0-9a-f]{16}\\) at "));
+            await Expect(cancel).ToBeHiddenAsync();
+            await Expect(page.Locator(".pending")).ToHaveCountAsync(0);
+            await AssertEveryEventOnceAsync(page, runId);
+            await session.ScreenshotAsync("run-cancelled");
+        });
+        await session.AssertCleanAsync();
+
+        // One POST, with the key in the Authorization header, an Idempotency-Key and the reason.
+        var post = Assert.Single(session.Requests, r => r.Method == "POST" && r.Url.EndsWith($"/v1/runs/{runId}/cancel", StringComparison.Ordinal));
+        Assert.Equal("Bearer " + fixture.Host.Settings.ApiKey, post.Headers["authorization"]);
+        Assert.False(string.IsNullOrWhiteSpace(post.Headers["idempotency-key"]));
+        Assert.Equal(reason, JsonDocument.Parse(post.PostData!).RootElement.GetProperty("reason").GetString());
+
+        var run = (await Api.WaitForStatusAsync(runId, "cancelled")).Json;
+        Assert.Equal("cancelled_by_user", run.GetProperty("error").GetProperty("reason_code").GetString());
+        Assert.Equal(reason, run.GetProperty("error").GetProperty("reason").GetString());
+        var value = (await Api.EventsAsync(runId)).Single(e => e.GetProperty("type").GetString() == "run.cancelled").GetProperty("payload").GetProperty("value");
+        Assert.Equal(reason, value.GetProperty("reason").GetString());
+        Assert.Equal("development key", value.GetProperty("actor").GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task CancellingARunThatAlreadyEnded_ShowsTheServicesRefusal_NextToTheControl()
+    {
+        var runId = await Api.CreateRunAsync("""{"input":{"goal":"Archive the old tickets"}}""");
+        await using var session = await ConsoleSession.OpenAsync(fixture);
+        await session.RunAsync(nameof(CancellingARunThatAlreadyEnded_ShowsTheServicesRefusal_NextToTheControl), async page =>
+        {
+            // The page falls behind: its stream never connects, so it sees the run only as it was when the page loaded.
+            await Api.WaitForStatusAsync(runId, "awaiting_input");
+            await page.RouteAsync("**/events/stream", route => route.AbortAsync());
+            await session.SignInAsync($"#/runs/{runId}");
+            await Expect(page.Locator(".run-status")).ToHaveTextAsync("awaiting_input");
+            var cancel = page.Locator("section.cancel");
+            var start = cancel.GetByRole(AriaRole.Button, new() { Name = "Cancel run", Exact = true });
+            await Expect(start).ToBeVisibleAsync();
+
+            // Someone else approves it over the API, and it finishes.
+            var requestId = (await Api.SendAsync(HttpMethod.Get, $"/v1/runs/{runId}")).Json.GetProperty("pending_input").GetProperty("request_id").GetString();
+            var signal = await Api.SendAsync(HttpMethod.Post, $"/v1/runs/{runId}/signal", JsonSerializer.Serialize(new { action = "approve", request_id = requestId }));
+            Assert.Equal(HttpStatusCode.Accepted, signal.Status);
+            await Api.WaitForStatusAsync(runId, "succeeded");
+            await Expect(page.Locator(".run-status")).ToHaveTextAsync("awaiting_input"); // still behind
+
+            await cancel.GetByLabel("Reason (optional)").FillAsync("Too late");
+            await start.ClickAsync();
+            await cancel.GetByRole(AriaRole.Button, new() { Name = "Yes, cancel the run" }).ClickAsync();
+
+            var refusal = cancel.GetByRole(AriaRole.Alert);
+            await Expect(refusal).ToHaveTextAsync($"Not cancelled: Run '{runId}' has already ended. run_not_cancellable");
+            await Expect(refusal.Locator("code.reason-code")).ToHaveTextAsync("run_not_cancellable");
+
+            // The page catches up: the run succeeded; the refusal stays, the control goes.
+            await Expect(page.Locator(".run-status")).ToHaveTextAsync("succeeded");
+            await Expect(start).ToBeHiddenAsync();
+            await Expect(refusal).ToBeVisibleAsync();
+            await session.ScreenshotAsync("cancel-refused");
+        });
+        await session.AssertCleanAsync();
+        var post = Assert.Single(session.Requests, r => r.Method == "POST" && r.Url.EndsWith($"/v1/runs/{runId}/cancel", StringComparison.Ordinal));
+        Assert.Equal(409, (await post.ResponseAsync())!.Status);
+        Assert.Equal("succeeded", (await Api.SendAsync(HttpMethod.Get, $"/v1/runs/{runId}")).Json.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task ACancelReasonThatLooksLikeHtml_IsShownAsText_AtPhoneWidth()
+    {
+        const string reason = "<img src=x onerror=alert(1)>";
+        var runId = await Api.CreateRunAsync("""{"input":{"goal":"Publish the release notes"}}""");
+        await using var session = await ConsoleSession.OpenAsync(fixture, width: 390, height: 844);
+        await session.RunAsync(nameof(ACancelReasonThatLooksLikeHtml_IsShownAsText_AtPhoneWidth), async page =>
+        {
+            await session.SignInAsync($"#/runs/{runId}");
+            var cancel = page.Locator("section.cancel");
+            await cancel.GetByLabel("Reason (optional)").FillAsync(reason);
+            await cancel.GetByRole(AriaRole.Button, new() { Name = "Cancel run", Exact = true }).ClickAsync();
+            await AssertNoHorizontalScrollAsync(page);
+            await cancel.GetByRole(AriaRole.Button, new() { Name = "Yes, cancel the run" }).ClickAsync();
+
+            await Expect(page.Locator(".run-status")).ToHaveTextAsync("cancelled");
+            var result = page.Locator("section.result");
+            await Expect(result.Locator(".error-reason")).ToHaveTextAsync(reason);
+            await Expect(result.Locator(".cancelled-by")).ToContainTextAsync("development key");
+            await Expect(Event(page, "run.cancelled").Locator(".event-reason")).ToHaveTextAsync("Reason: " + reason);
+            await Expect(Event(page, "run.cancelled").Locator("pre.json")).ToContainTextAsync(reason);
+            await AssertNoHorizontalScrollAsync(page);
+            await session.ScreenshotAsync("run-cancelled-phone");
+
+            Assert.Equal(0, await page.Locator("main img, main script").CountAsync());
+        });
+        await session.AssertCleanAsync(); // no dialog: alert(1) never ran
+        Assert.Equal(reason, (await Api.WaitForStatusAsync(runId, "cancelled")).Json.GetProperty("error").GetProperty("reason").GetString());
     }
 
     [Fact]

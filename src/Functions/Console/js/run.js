@@ -1,9 +1,9 @@
-// One run: its status, who answered and when, the request it waits for with the forms to answer it, and every event,
-// live over the stream.
+// One run: its status, who answered and when, the request it waits for with the forms to answer it, a way to cancel it, why
+// it ended, and every event, live over the stream.
 
 import { api, ApiError } from './api.js';
 import { announce, countdown, h, hasRedacted, jsonBlock, replace, statusBadge, time } from './dom.js';
-import { follow } from './events.js';
+import { follow, isTerminal } from './events.js';
 import { schemaForm } from './schema-form.js';
 
 export function runView(main, runId) {
@@ -13,17 +13,21 @@ export function runView(main, runId) {
   const summary = h('dl', { class: 'summary' });
   const answered = h('section', { class: 'card answered', hidden: true, 'aria-labelledby': 'answered-title' });
   const pending = h('div');
-  const result = h('section', { class: 'card result', hidden: true, 'aria-labelledby': 'result-title' });
+  const resultTitle = h('h2', { id: 'result-title', tabindex: '-1' });
+  const resultBody = h('div');
+  const result = h('section', { class: 'card result', hidden: true, 'aria-labelledby': 'result-title' }, resultTitle, resultBody);
   const events = h('ol', { class: 'events', 'aria-label': 'Events' });
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
+  const cancel = cancelPanel(runId, () => scheduleRefresh());
   main.replaceChildren(
     h('div', { class: 'heading' }, title, badge),
-    error, summary, pending, answered, result,
+    error, summary, pending, answered, cancel.element, result,
     h('section', { 'aria-labelledby': 'events-title' },
       h('div', { class: 'heading' }, h('h2', { id: 'events-title' }, 'Events'), streamState),
       events));
 
   let pendingId = null;
+  let endEvent = null; // the run's terminal event: run.cancelled names who cancelled it
   let refreshTimer = null;
   let stopped = false;
 
@@ -74,11 +78,12 @@ export function runView(main, runId) {
     }
 
     const ended = ['succeeded', 'failed', 'cancelled'].includes(run.status);
+    const cancelHadFocus = cancel.update(!ended);
     result.hidden = !ended;
     if (ended) {
-      replace(result,
-        h('h2', { id: 'result-title' }, run.status === 'succeeded' ? 'Output' : 'Why it ended'),
-        run.status === 'succeeded' ? jsonBlock(run.output, 'Output') : jsonBlock(run.error, 'Error'));
+      resultTitle.textContent = run.status === 'succeeded' ? 'Output' : 'Why it ended';
+      replace(resultBody, run.status === 'succeeded' ? jsonBlock(run.output, 'Output') : whyItEnded(run.error, endEvent));
+      if (cancelHadFocus) resultTitle.focus(); // the cancel's controls are gone: go on to how the run ended
     }
   }
 
@@ -86,6 +91,7 @@ export function runView(main, runId) {
     const value = event.payload?.value;
     const actor = value && typeof value === 'object' ? value.actor : null;
     const redacted = event.payload?.redacted || hasRedacted(value);
+    if (isTerminal(event.type)) endEvent = event;
     events.append(h('li', { class: 'event', dataset: { seq: String(event.seq), type: event.type } },
       h('div', { class: 'meta' },
         h('span', { class: 'seq' }, `#${event.seq}`),
@@ -93,6 +99,8 @@ export function runView(main, runId) {
         time(event.timestamp),
         actor ? h('span', { class: 'actor' }, `by ${actor.name}`) : null,
         redacted ? h('span', { class: 'badge redacted-badge', title: 'Secret-looking values were masked by the service' }, 'redacted') : null),
+      // A reason (a cancel's, a failure's) as written, line breaks and all; the JSON below has it escaped.
+      typeof value?.reason === 'string' ? h('p', { class: 'event-reason' }, h('span', { class: 'hint' }, 'Reason: '), value.reason) : null,
       jsonBlock(value, `Event ${event.seq} payload`)));
     scheduleRefresh();
   }
@@ -111,6 +119,127 @@ export function runView(main, runId) {
     clearTimeout(refreshTimer);
     stream.stop();
   };
+}
+
+/**
+ * Cancelling a run that has not ended: an optional reason, then a confirmation in the page (no dialog; Escape or "Keep it
+ * running" goes back), then the POST. The service's refusal (its detail and reason code) stays next to the control, also
+ * once the run turns out to have ended already (409 run_not_cancellable).
+ */
+function cancelPanel(runId, onSettled) {
+  const reason = h('textarea', { id: 'cancel-reason', rows: '2', maxlength: '4096', 'aria-describedby': 'cancel-reason-hint' });
+  const start = h('button', { type: 'submit', class: 'danger' }, 'Cancel run');
+  const question = h('p', { id: 'cancel-question', class: 'confirm-question', tabindex: '-1' });
+  const yes = h('button', { type: 'button', class: 'danger' }, 'Yes, cancel the run');
+  const no = h('button', { type: 'button' }, 'Keep it running');
+  const confirm = h('div', { class: 'confirm', role: 'group', 'aria-labelledby': 'cancel-question', hidden: true },
+    question, h('div', { class: 'actions' }, yes, no));
+  const errors = h('ul', { class: 'error-list', role: 'alert', hidden: true });
+  const status = h('p', { class: 'form-status', role: 'status' });
+  const form = h('form', { class: 'cancel-form' },
+    h('p', { class: 'hint' }, 'It stops at once, whatever it is doing or waiting for, and cannot be resumed.'),
+    h('div', { class: 'field' },
+      h('label', { for: 'cancel-reason' }, 'Reason (optional)'),
+      h('span', { id: 'cancel-reason-hint', class: 'hint' }, 'Becomes the run\'s error reason and is recorded with your key\'s name.'),
+      reason),
+    h('div', { class: 'actions' }, start),
+    confirm);
+  const section = h('section', { class: 'card cancel', hidden: true, 'aria-labelledby': 'cancel-title' },
+    h('h2', { id: 'cancel-title' }, 'Cancel the run'),
+    form, errors, status);
+  let sending = false;
+  let hadFocus = false; // the operator's focus was on the confirmation that succeeded
+
+  function ask() {
+    errors.hidden = true;
+    question.textContent = reason.value.trim() === ''
+      ? 'Cancel this run without a reason?'
+      : 'Cancel this run with the reason above?';
+    reason.readOnly = true;
+    start.hidden = true;
+    confirm.hidden = false;
+    question.focus();
+  }
+
+  function back() {
+    confirm.hidden = true;
+    start.hidden = false;
+    reason.readOnly = false;
+    if (!form.hidden) start.focus();
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!sending) ask();
+  });
+  no.addEventListener('click', back);
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !confirm.hidden && !sending) {
+      e.preventDefault();
+      back();
+    }
+  });
+
+  yes.addEventListener('click', async () => {
+    const text = reason.value.trim();
+    const focused = section.contains(document.activeElement);
+    sending = true;
+    yes.disabled = true;
+    no.disabled = true;
+    status.textContent = 'Cancelling…';
+    try {
+      await api('POST', `/v1/runs/${encodeURIComponent(runId)}/cancel`, text === '' ? undefined : { reason: text });
+      hadFocus = focused;
+      confirm.hidden = true; // nothing to press twice; the run's refresh takes the form away
+      status.textContent = 'Cancelled.';
+      announce('The run was cancelled.');
+      onSettled();
+    } catch (err) {
+      status.textContent = '';
+      replace(errors, h('li', {}, `Not cancelled: ${err.message}`,
+        err.reasonCode ? [' ', h('code', { class: 'reason-code' }, err.reasonCode)] : null));
+      errors.hidden = false;
+      back();
+      if (err.reasonCode === 'run_not_cancellable') onSettled(); // the page was behind: show how the run ended
+    } finally {
+      sending = false;
+      yes.disabled = false;
+      no.disabled = false;
+    }
+  });
+
+  return {
+    element: section,
+    /**
+     * Shows the control while the run can be cancelled; after it ended, only what the service said to an attempt, if anything.
+     * True when the run has ended and the operator's focus was here: the caller moves it on.
+     */
+    update(cancellable) {
+      const focused = hadFocus || section.contains(document.activeElement);
+      form.hidden = !cancellable;
+      section.hidden = !cancellable && errors.hidden;
+      if (cancellable) return false;
+      hadFocus = false;
+      return focused;
+    },
+  };
+}
+
+/**
+ * Why a run failed or was cancelled: its reason code, its reason as written, and for a cancel who cancelled it and when (from
+ * run.cancelled, once the stream has brought it).
+ */
+function whyItEnded(error, endEvent) {
+  const cancel = endEvent?.type === 'run.cancelled' ? endEvent : null;
+  const actor = cancel?.payload?.value?.actor;
+  return h('dl', { class: 'summary outcome' },
+    h('dt', {}, 'Reason code'), h('dd', {}, h('code', { class: 'reason-code' }, error?.reason_code ?? 'unknown')),
+    h('dt', {}, 'Reason'), h('dd', { class: 'error-reason' }, typeof error?.reason === 'string' && error.reason !== '' ? error.reason : '—'),
+    actor ? [
+      h('dt', {}, 'Cancelled by'),
+      h('dd', { class: 'cancelled-by' },
+        h('span', { class: 'actor' }, actor.name), h('span', { class: 'hint' }, ` (${actor.key_id})`), ' at ', time(cancel.timestamp)),
+    ] : null);
 }
 
 /** The request a run waits for, and a form for each answer it allows. */
