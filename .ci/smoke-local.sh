@@ -17,8 +17,14 @@ for p in "$port" "$((port + 1))"; do
   fi
 done
 log="$(mktemp)"
-# Its own process group, a fresh task hub and a stable lease owner; SIGTERM makes run-local.sh stop the host and the
-# Azurite it started.
+# Its own process group, task hub, tables and a stable lease owner; SIGTERM makes run-local.sh stop the host and the
+# Azurite it started. Its own tables too, not only its own hub: on a developer's machine the Azurite may be the one a
+# local host on 7071 uses, and each host's repairer fails the open runs it finds whose orchestration is not in its own
+# hub ("engine_error: The run's orchestration is missing"), so with shared tables each would fail the other's waiting runs.
+tables=(Runs OpenRuns Idempotency ApiKeys Webhooks WebhookOutbox WebhookAttempts ModelTurns EmailOutbox Workers WorkerSteps)
+for table in "${tables[@]}"; do
+  export "RunStorage__${table}Table=CiSmoke${table}"
+done
 set -m
 LocalHost__HttpPort="$port" LocalHost__GrpcPort="$((port + 1))" LocalHost__HubName=CiSmoke LocalHost__WorkerId=ci-smoke \
   ./scripts/run-local.sh >"$log" 2>&1 &

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the service on this machine at http://127.0.0.1:7071 (another port: LocalHost__HttpPort, e.g. for CI's smoke test):
+# Runs the service on this machine at http://127.0.0.1:7071 (another port: LocalHost__HttpPort, e.g. for CI's smoke test;
+# the local host also listens on LocalHost__GrpcPort, default 7072, for its Durable Task sidecar):
 #   1. Azurite on 127.0.0.1:10000-10002 with its data in .azurite/, unless something already listens on 10002
 #      (`npm ci` first when node_modules is missing);
 #   2. `func start` in src/Functions when Azure Functions Core Tools is on PATH, else the local host (src/LocalHost:
@@ -35,6 +36,19 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+http_port="${LocalHost__HttpPort:-7071}"
+grpc_port="${LocalHost__GrpcPort:-7072}"
+ports=("$http_port")
+command -v func >/dev/null 2>&1 || ports+=("$grpc_port")
+for port in "${ports[@]}"; do
+  if listening "$port"; then
+    echo "run-local: something already listens on 127.0.0.1:$port (the API uses LocalHost__HttpPort, default 7071; the" \
+      "local host's Durable sidecar LocalHost__GrpcPort, default 7072): stop it, or choose free ports, e.g." \
+      "LocalHost__HttpPort=7081 LocalHost__GrpcPort=7082 ./scripts/run-local.sh" >&2
+    exit 1
+  fi
+done
+
 if listening 10002; then
   echo "run-local: using the Azurite already listening on 127.0.0.1:10002" >&2
 else
@@ -62,7 +76,7 @@ if command -v func >/dev/null 2>&1; then
   if [[ ! -f src/Functions/local.settings.json ]]; then
     cp local.settings.sample.json src/Functions/local.settings.json
   fi
-  (cd src/Functions && exec func start --port "${LocalHost__HttpPort:-7071}") &
+  (cd src/Functions && exec func start --port "$http_port") &
 else
   echo "run-local: Azure Functions Core Tools (func) not found: starting the local host (src/LocalHost)" >&2
   dotnet run --project src/LocalHost &
