@@ -21,7 +21,9 @@ log="$(mktemp)"
 # Azurite it started. Its own tables too, not only its own hub: on a developer's machine the Azurite may be the one a
 # local host on 7071 uses, and each host's repairer fails the open runs it finds whose orchestration is not in its own
 # hub ("engine_error: The run's orchestration is missing"), so with shared tables each would fail the other's waiting runs.
-tables=(Runs OpenRuns Idempotency ApiKeys Webhooks WebhookOutbox WebhookAttempts ModelTurns EmailOutbox Workers WorkerSteps)
+# Every table setting the service has (read from its options class, so a new table is not forgotten here).
+mapfile -t tables < <(grep -oP 'public string \K\w+(?=Table \{)' src/Functions/Storage/RunStorageOptions.cs)
+(( ${#tables[@]} >= 11 )) || { echo "smoke-local: could not read the table settings from RunStorageOptions.cs" >&2; exit 1; }
 for table in "${tables[@]}"; do
   export "RunStorage__${table}Table=CiSmoke${table}"
 done
