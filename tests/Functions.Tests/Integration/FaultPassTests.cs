@@ -1,0 +1,93 @@
+using AgentRuns.Functions.Runs;
+using AgentRuns.Functions.Storage;
+using AgentRuns.Functions.Tests.Support;
+using AgentRuns.Functions.Webhooks;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Data.Tables;
+using Microsoft.Extensions.DependencyInjection;
+using static AgentRuns.Functions.Tests.Support.RunAssertions;
+
+namespace AgentRuns.Functions.Tests.Integration;
+
+/// <summary>
+/// Faults on the newer paths (webhooks, idempotency of the API's other writes, workers, the model agent): a process that dies
+/// between two writes, two writers that race, a response that is never stored. Each test failed before its fix.
+/// </summary>
+public sealed class FaultPassTests
+{
+    private const string Approval = """{"type":"approval","prompt":"Send it?"}""";
+
+    // --- Webhooks: two writers racing for one seq ----------------------------------------------------------------------------
+
+    [Fact]
+    public async Task AWriterThatLosesTheRaceForASeq_DoesNotReplaceTheWinnersDelivery()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var url = $"https://93.184.215.14/hooks/{Guid.NewGuid():N}";
+        var attempts = 0;
+        host.Receivers.Answer(url, r => Task.FromResult(r.Type == "run.cancelled" && Interlocked.Increment(ref attempts) == 1 ? 503 : 200));
+        Assert.Equal(201, (await api.PostAsync("/v1/webhooks", $$"""{"url":"{{url}}"}""")).Status);
+        var runId = await api.CreateRunAsync(Plan(Approval));
+        await api.WaitForStatusAsync(runId, "awaiting_input");
+        await Eventually.GetAsync(() => host.WebhookOutbox.PendingAsync(api.TenantId), p => p.Count == 0, what: "run.awaiting_input delivered");
+
+        // A second writer (here the engine-failure path; the run's own end, a reminder or an expiry race the same way) reads the
+        // run and records its delivery for the next seq, but is held before that outbox write reaches storage.
+        var hold = new HoldFirstBatch();
+        var outbox = ActivatorUtilities.CreateInstance<WebhookOutbox>(host.Services, new WebhookOutboxIndex(host.TablesWith(hold)));
+        var loser = ActivatorUtilities.CreateInstance<RunStore>(host.Services, (IEventOutbox)outbox);
+        var losing = Task.Run(() => loser.ApplyAsync(api.TenantId, runId, (run, now) => RunTransitions.FailForEngine(run, "lost the race", now)));
+        await hold.Reached.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Meanwhile the user's cancel takes that seq, and its first delivery attempt fails (the receiver is briefly down).
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/cancel", null)).Status);
+        await Eventually.GetAsync(() => Task.FromResult(Volatile.Read(ref attempts)), n => n >= 1, what: "the cancel's first attempt");
+
+        // The held writer goes on: its outbox row is written, its run write fails (412) and it decides again: nothing to do.
+        hold.Release();
+        Assert.False(await losing);
+        var cancelled = (await api.EventsAsync(runId))[^1];
+        Assert.Equal("run.cancelled", Type(cancelled));
+
+        // Every delivery is attempted until the outbox has none left: the cancel's retry must be among them, and succeed.
+        await Eventually.GetAsync(
+            async () =>
+            {
+                await host.WebhookDispatcher(ahead: TimeSpan.FromMinutes(6)).RunOnceAsync(CancellationToken.None, d => d.TenantId == api.TenantId);
+                return await host.WebhookOutbox.PendingAsync(api.TenantId);
+            },
+            p => p.Count == 0,
+            what: "the outbox to empty");
+        var cancels = host.Receivers.ReceivedBy(url).Where(r => r.Type == "run.cancelled").ToList();
+        Assert.True(cancels.Count >= 2, $"run.cancelled was attempted {cancels.Count} time(s): its retry was lost");
+        Assert.All(cancels, r => Assert.Equal(WebhookIds.Message(runId, cancelled.GetProperty("seq").GetInt64()), r.Headers["webhook-id"]));
+        Assert.DoesNotContain(host.Receivers.ReceivedBy(url), r => r.Type == "run.worker.failed");
+    }
+
+    /// <summary>Holds the first batch request of the client it is on until <see cref="Release"/>.</summary>
+    private sealed class HoldFirstBatch : HttpPipelinePolicy
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _held;
+
+        public Task Reached => _reached.Task;
+
+        public void Release() => _release.TrySetResult();
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) => throw new NotSupportedException();
+
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            if (message.Request.Uri.ToString().Contains("$batch", StringComparison.Ordinal) && Interlocked.Exchange(ref _held, 1) == 0)
+            {
+                _reached.TrySetResult();
+                await _release.Task;
+            }
+
+            await ProcessNextAsync(message, pipeline);
+        }
+    }
+}
