@@ -157,11 +157,15 @@ public sealed partial class RunService(
     }
 
     /// <summary>Cancels the run at once; <paramref name="reason"/>, when given, becomes its error reason and is on <c>run.cancelled</c>.</summary>
-    public async Task<CancelAccepted> CancelAsync(Caller caller, string runId, string? reason, IRunEngine engine, CancellationToken cancellationToken)
+    /// <param name="seed">Set for a request with an idempotency key: the cancel is named by the key, so a retry that takes over
+    /// from an attempt that died after its write finds its own cancel and is accepted again, instead of a 409 (which would be
+    /// stored and replayed for the key from then on).</param>
+    public async Task<CancelAccepted> CancelAsync(
+        Caller caller, string runId, string? reason, IdempotencySeed? seed, IRunEngine engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(engine);
-        var attempt = Guid.NewGuid().ToString("N");
+        var attempt = seed is null ? Guid.NewGuid().ToString("N") : $"key:{seed.Key}";
         switch (await runs.ApplyAsync(caller.TenantId, runId, (run, now) => RunTransitions.Cancel(run, caller.Actor, now, attempt, reason), CancellationToken.None))
         {
             case CancelOutcome.NotFound:

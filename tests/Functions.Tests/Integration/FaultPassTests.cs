@@ -1,3 +1,4 @@
+using AgentRuns.Functions.Idempotency;
 using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Tests.Support;
@@ -64,6 +65,40 @@ public sealed class FaultPassTests
         Assert.True(cancels.Count >= 2, $"run.cancelled was attempted {cancels.Count} time(s): its retry was lost");
         Assert.All(cancels, r => Assert.Equal(WebhookIds.Message(runId, cancelled.GetProperty("seq").GetInt64()), r.Headers["webhook-id"]));
         Assert.DoesNotContain(host.Receivers.ReceivedBy(url), r => r.Type == "run.worker.failed");
+    }
+
+    // --- Idempotency: a response that was never stored -------------------------------------------------------------------------
+
+    [Fact]
+    public async Task ARetriedCancel_WhoseFirstAttemptDiedBeforeStoringItsResponse_Gets202_NotA409()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = host.Api;
+        var runId = await api.CreateRunAsync(Plan(Approval));
+        await api.WaitForStatusAsync(runId, "awaiting_input");
+        var key = new Dictionary<string, string> { ["Idempotency-Key"] = Guid.NewGuid().ToString() };
+        var first = await api.PostAsync($"/v1/runs/{runId}/cancel", """{"reason":"wrong recipient"}""", key);
+        Assert.Equal(202, first.Status);
+
+        // The process died after the cancel landed and before its response was stored: the key's claim is left in flight.
+        await LoseStoredResponseAsync(host, api.TenantId, $"/v1/runs/{runId}/cancel", key["Idempotency-Key"]);
+
+        var retry = await api.PostAsync($"/v1/runs/{runId}/cancel", """{"reason":"wrong recipient"}""", key);
+
+        Assert.True(retry.Status == 202, retry.ToString());
+        Assert.Equal(first.Body, retry.Body);
+        Assert.Single(await api.EventsAsync(runId), e => Type(e) == "run.cancelled");
+    }
+
+    /// <summary>As if the process died after the request took effect and before its response was stored.</summary>
+    private static async Task LoseStoredResponseAsync(RunsTestHost host, string tenantId, string path, string key)
+    {
+        var row = IdempotencyStore.RowKeyFor("POST", path, key);
+        var claim = (await host.Tables.Idempotency.GetEntityAsync<TableEntity>(tenantId, row)).Value;
+        claim["State"] = IdempotencyEntity.InFlight;
+        claim["LockedUntil"] = DateTimeOffset.UtcNow.AddSeconds(-1);
+        claim.Remove("Body");
+        await host.Tables.Idempotency.UpdateEntityAsync(claim, claim.ETag, TableUpdateMode.Replace);
     }
 
     /// <summary>Holds the first batch request of the client it is on until <see cref="Release"/>.</summary>
