@@ -90,6 +90,73 @@ public sealed class FaultPassTests
         Assert.Single(await api.EventsAsync(runId), e => Type(e) == "run.cancelled");
     }
 
+    // --- Idempotency: a key used again after its retention is a new request --------------------------------------------------
+
+    [Fact]
+    public async Task AKeyUsedAgainAfterItsRetention_AnswersTheRequestNowPending_NotTheOneItAnsweredBefore()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = host.Api;
+        var runId = await api.CreateRunAsync(Plan(Approval, Approval));
+        var firstRequest = Value(await api.WaitForEventAsync(runId, "run.awaiting_input")).GetProperty("request_id").GetString();
+        var key = new Dictionary<string, string> { ["Idempotency-Key"] = "approve-" + Guid.NewGuid().ToString("N") };
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""", key)).Status);
+        var second = await Eventually.GetAsync(
+            () => api.EventsAsync(runId), e => e.Count(x => Type(x) == "run.awaiting_input") == 2, what: "the second request");
+        var secondRequest = Value(second.Last(x => Type(x) == "run.awaiting_input")).GetProperty("request_id").GetString();
+
+        // A day later the key's record has expired: the same key is a new request (docs/api.md, Idempotency).
+        await ExpireKeyAsync(host, api.TenantId, $"/v1/runs/{runId}/signal", key["Idempotency-Key"]);
+        var again = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""", key);
+
+        Assert.True(again.Status == 202, again.ToString());
+        Assert.NotEqual(firstRequest, secondRequest);
+        Assert.Equal(secondRequest, again.Json.GetProperty("request_id").GetString());
+        Assert.Equal("run.worker.succeeded", Type((await api.WaitForEndAsync(runId))[^1]));
+    }
+
+    [Fact]
+    public async Task AWebhookCreate_WithAKeyUsedAgainAfterItsRetention_MakesTheSubscriptionItAsksFor()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var key = new Dictionary<string, string> { ["Idempotency-Key"] = "hook-" + Guid.NewGuid().ToString("N") };
+        var first = await api.PostAsync("/v1/webhooks", """{"url":"https://93.184.215.14/old"}""", key);
+        Assert.Equal(201, first.Status);
+
+        await ExpireKeyAsync(host, api.TenantId, "/v1/webhooks", key["Idempotency-Key"]);
+        var again = await api.PostAsync("/v1/webhooks", """{"url":"https://93.184.215.14/new"}""", key);
+
+        Assert.True(again.Status == 201, again.ToString());
+        Assert.Equal("https://93.184.215.14/new", again.Json.GetProperty("url").GetString());
+        Assert.NotEqual(first.Json.GetProperty("id").GetString(), again.Json.GetProperty("id").GetString());
+        Assert.Equal(2, (await api.GetAsync("/v1/webhooks")).Json.GetProperty("data").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task AWorkerCreate_WithAKeyUsedAgainAfterItsRetention_FindsTheNameTaken_AndShowsNoSecret()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var key = new Dictionary<string, string> { ["Idempotency-Key"] = "worker-" + Guid.NewGuid().ToString("N") };
+        Assert.Equal(201, (await api.PostAsync("/v1/workers", """{"name":"email","url":"https://93.184.215.14/old"}""", key)).Status);
+
+        await ExpireKeyAsync(host, api.TenantId, "/v1/workers", key["Idempotency-Key"]);
+        var again = await api.PostAsync("/v1/workers", """{"name":"email","url":"https://93.184.215.14/new"}""", key);
+
+        Assert.True(again.Status == 409, again.ToString());
+        Assert.Equal("worker_exists", again.ReasonCode);
+    }
+
+    /// <summary>As if the key's retention had passed (its record is purged at the next hourly pass).</summary>
+    private static async Task ExpireKeyAsync(RunsTestHost host, string tenantId, string path, string key)
+    {
+        var row = IdempotencyStore.RowKeyFor("POST", path, key);
+        var claim = (await host.Tables.Idempotency.GetEntityAsync<TableEntity>(tenantId, row)).Value;
+        claim["ExpiresAt"] = DateTimeOffset.UtcNow.AddSeconds(-1);
+        await host.Tables.Idempotency.UpdateEntityAsync(claim, claim.ETag, TableUpdateMode.Replace);
+    }
+
     /// <summary>As if the process died after the request took effect and before its response was stored.</summary>
     private static async Task LoseStoredResponseAsync(RunsTestHost host, string tenantId, string path, string key)
     {
