@@ -90,6 +90,36 @@ public sealed class FaultPassTests
         Assert.Single(await api.EventsAsync(runId), e => Type(e) == "run.cancelled");
     }
 
+    [Fact]
+    public async Task ACreateThatFailedAfterItsRunWasWritten_IsRetriedWithItsKey_AndMakesNoSecondRun()
+    {
+        // The create's write landed, then the storage client failed (its response lost, its retries refused): the request
+        // answers 503 and gives its key back. The client retries with the key, as it should after a 503.
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var endpoint = host.Services.GetRequiredService<Http.ApiEndpoint>();
+        var service = host.Services.GetRequiredService<RunService>();
+        var key = Guid.NewGuid().ToString();
+        const string Body = """{"input":{"goal":"g","plan":[{"type":"approval"}]}}""";
+        var attempts = 0;
+
+        async Task<int> PostAsync() => await SendAsync(endpoint, api, "/v1/runs", Body, key, async (caller, _, seed, ct) =>
+        {
+            var run = await service.CreateAsync(caller, new CreateRunRequest("""{"goal":"g","plan":[{"type":"approval"}]}""", null, null), host.Engine, seed, ct);
+            if (Interlocked.Increment(ref attempts) == 1)
+            {
+                throw new IOException("The storage client gave up after the write had landed.");
+            }
+
+            return Http.ApiResults.Json(run, 201);
+        });
+
+        Assert.Equal(503, await PostAsync());
+        Assert.Equal(201, await PostAsync());
+
+        Assert.Equal(1, (await api.GetAsync("/v1/runs?limit=100")).Json.GetProperty("data").GetArrayLength());
+    }
+
     // --- Idempotency: a key used again after its retention is a new request --------------------------------------------------
 
     [Fact]
@@ -155,6 +185,24 @@ public sealed class FaultPassTests
         var claim = (await host.Tables.Idempotency.GetEntityAsync<TableEntity>(tenantId, row)).Value;
         claim["ExpiresAt"] = DateTimeOffset.UtcNow.AddSeconds(-1);
         await host.Tables.Idempotency.UpdateEntityAsync(claim, claim.ETag, TableUpdateMode.Replace);
+    }
+
+    /// <summary>A POST through the API's one request path (<see cref="Http.ApiEndpoint"/>) with <paramref name="handler"/> as its work.</summary>
+    private static async Task<int> SendAsync(
+        Http.ApiEndpoint endpoint, ApiClient api, string path, string body, string key,
+        Func<Model.Caller, System.Text.Json.JsonElement?, IdempotencySeed?, CancellationToken, Task<Http.JsonReply>> handler)
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        var bytes = System.Text.Encoding.UTF8.GetBytes(body);
+        context.Request.Method = "POST";
+        context.Request.Path = path;
+        context.Request.Body = new MemoryStream(bytes);
+        context.Request.ContentLength = bytes.Length;
+        context.Request.ContentType = "application/json";
+        context.Request.Headers.Authorization = $"Bearer {api.Key}";
+        context.Request.Headers["Idempotency-Key"] = key;
+        var result = await endpoint.HandlePostAsync(context.Request, bodyRequired: true, handler);
+        return result is Http.JsonReply reply ? reply.Status : throw new InvalidOperationException($"Unexpected result {result}.");
     }
 
     /// <summary>As if the process died after the request took effect and before its response was stored.</summary>
