@@ -1,3 +1,4 @@
+using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Idempotency;
 using AgentRuns.Functions.Runs;
 using AgentRuns.Functions.Storage;
@@ -65,6 +66,37 @@ public sealed class FaultPassTests
         Assert.True(cancels.Count >= 2, $"run.cancelled was attempted {cancels.Count} time(s): its retry was lost");
         Assert.All(cancels, r => Assert.Equal(WebhookIds.Message(runId, cancelled.GetProperty("seq").GetInt64()), r.Headers["webhook-id"]));
         Assert.DoesNotContain(host.Receivers.ReceivedBy(url), r => r.Type == "run.worker.failed");
+    }
+
+    // --- The model agent: tool side effects keyed by the call's id ---------------------------------------------------------
+
+    [Fact]
+    public async Task AModelThatGivesTwoTurnsTheSameToolCallId_StillSendsBothApprovedEmails()
+    {
+        // Some OpenAI-compatible servers number tool calls per response ("call_0" every turn). send_email keys its outbox row
+        // by the call's id so that a retried step sends nothing twice: the second, different email must not be taken for the first.
+        var host = await RunsTestHost.GetAsync();
+        var api = host.Api;
+        var script = ScriptedChatClient.Register(ModelScript.Turns(
+            Reply.Calls(("call_0", SampleEmailTools.SendEmail, new { to = "a@example.com", subject = "First", body = "One." })),
+            Reply.Calls(("call_0", SampleEmailTools.SendEmail, new { to = "b@example.com", subject = "Second", body = "Two." })),
+            Reply.Text("Sent both.")));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        foreach (var to in new[] { "a@example.com", "b@example.com" })
+        {
+            var pending = await Eventually.GetAsync(
+                () => api.GetAsync($"/v1/runs/{runId}"),
+                r => r.Json.GetProperty("status").GetString() == "awaiting_input"
+                     && r.Json.GetProperty("pending_input").GetProperty("proposed_action").GetProperty("arguments").GetProperty("to").GetString() == to,
+                what: $"the approval of the email to {to}");
+            Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
+        }
+
+        Assert.Equal("run.worker.succeeded", Type((await api.WaitForEndAsync(runId))[^1]));
+        var sent = await host.Services.GetRequiredService<EmailOutbox>().ListAsync(api.TenantId, runId);
+        Assert.Equal(["First", "Second"], sent.Select(e => e.Subject));
+        Assert.DoesNotContain("already_queued", script.Calls[^1].ToolResults[^1].Result, StringComparison.Ordinal);
     }
 
     // --- Idempotency: a response that was never stored -------------------------------------------------------------------------
