@@ -99,6 +99,25 @@ public sealed class FaultPassTests
         Assert.DoesNotContain("already_queued", script.Calls[^1].ToolResults[^1].Result, StringComparison.Ordinal);
     }
 
+    // --- A write that lands while its response is lost (the storage client sends it again) -----------------------------------
+
+    [Fact]
+    public async Task ADeleteOfAWebhook_WhoseWriteLandedButWhoseResponseWasLost_IsDeleted_NotNotFound()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var id = (await api.PostAsync("/v1/webhooks", """{"url":"https://93.184.215.14/gone-soon"}""")).Json.GetProperty("id").GetString()!;
+        var loss = new LoseResponse(host.TablePrefix + "Hooks");
+        var store = new WebhookSubscriptionStore(host.TablesWith(loss));
+        loss.LoseNext(HttpMethod: "POST");
+
+        var deleted = await store.DeleteAsync(api.TenantId, id);
+
+        Assert.Equal(1, loss.Lost);
+        Assert.True(deleted, "the delete landed, yet it answered as if there had been nothing to delete (404 webhook_not_found)");
+        Assert.Empty((await api.GetAsync("/v1/webhooks")).Json.GetProperty("data").EnumerateArray());
+    }
+
     // --- Idempotency: a response that was never stored -------------------------------------------------------------------------
 
     [Fact]
