@@ -118,6 +118,35 @@ public sealed class FaultPassTests
         Assert.Empty((await api.GetAsync("/v1/webhooks")).Json.GetProperty("data").EnumerateArray());
     }
 
+    [Fact]
+    public async Task ADeliveredWebhook_WhoseAttemptRecordLandedButWhoseResponseWasLost_IsNotDeliveredAgain()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var url = $"https://93.184.215.14/hooks/{Guid.NewGuid():N}";
+        var posts = 0;
+        host.Receivers.Answer(url, _ => Task.FromResult(Interlocked.Increment(ref posts) == 1 ? 500 : 200));
+        var id = (await api.PostAsync("/v1/webhooks", $$"""{"url":"{{url}}","events":["run.awaiting_input"]}""")).Json.GetProperty("id").GetString()!;
+        var runId = await api.CreateRunAsync(Plan(Approval));
+        await api.WaitForStatusAsync(runId, "awaiting_input");
+        var due = Assert.Single(await Eventually.GetAsync(
+            () => host.WebhookOutbox.PendingAsync(api.TenantId), p => p is [{ Attempts: 1 }], what: "the first attempt, failed and rescheduled"));
+
+        // The retry: the receiver takes it (2xx), and the attempt's record lands but its response is lost.
+        var loss = new LoseResponse(host.TablePrefix + "HookLog");
+        var dispatcher = ActivatorUtilities.CreateInstance<WebhookDispatcher>(
+            host.Services, new WebhookAttemptLog(host.TablesWith(loss)), (TimeProvider)new RunsTestHost.ShiftedTime(TimeSpan.FromMinutes(1)));
+        loss.LoseNext(HttpMethod: "POST");
+        var verdict = await dispatcher.AttemptAsync(due, CancellationToken.None);
+
+        Assert.Equal(1, loss.Lost);
+        Assert.Equal(WebhookVerdict.Delivered, verdict);
+        Assert.Empty(await host.WebhookOutbox.PendingAsync(api.TenantId));
+        Assert.Equal(2, Volatile.Read(ref posts));
+        var attempts = (await api.GetAsync($"/v1/webhooks/{id}/deliveries")).Json.GetProperty("data");
+        Assert.Equal(["delivered", "retrying"], attempts.EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
+    }
+
     // --- Idempotency: a response that was never stored -------------------------------------------------------------------------
 
     [Fact]
