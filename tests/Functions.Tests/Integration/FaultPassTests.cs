@@ -68,6 +68,35 @@ public sealed class FaultPassTests
         Assert.DoesNotContain(host.Receivers.ReceivedBy(url), r => r.Type == "run.worker.failed");
     }
 
+    // --- HTTP workers: a run that ended without its orchestration being told ---------------------------------------------------
+
+    [Fact]
+    public async Task ACancelledWorkerRun_WhoseCancelNeverReachedItsOrchestration_CallsItsWorkerNoMore()
+    {
+        // The process that accepted the cancel died after writing it and before raising it (or the raise failed): the run is
+        // cancelled, its orchestration was not told. A worker that answers "wait" is called again and again; no step writes to
+        // the run, so nothing found out that the run had ended, and the worker went on being called after the user cancelled.
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var url = ScriptedWorkers.NewUrl(out var path);
+        Assert.Equal(201, (await api.PostAsync("/v1/workers", $$"""{"name":"{{path}}","url":"{{url}}"}""")).Status);
+        host.Workers.AnswerInOrder(path, """{"type":"wait","seconds":1}""");
+        var runId = await api.CreateRunAsync($$"""{"input":{"goal":"g"},"agent":"worker:{{path}}"}""");
+        await Eventually.GetAsync(() => Task.FromResult(host.Workers.CallsTo(path).Count), n => n >= 2, what: "the worker to be waited on");
+
+        var caller = new Model.Caller(api.TenantId, new Model.Actor("key_0000000000000000", "test"));
+        await host.Services.GetRequiredService<RunService>().CancelAsync(caller, runId, null, null, new RaiseCancelLost(host.Engine), CancellationToken.None);
+        var callsAtCancel = host.Workers.CallsTo(path).Count;
+
+        await Eventually.GetAsync(
+            async () => (await host.Client.GetInstanceAsync(runId))?.RuntimeStatus,
+            s => s is Microsoft.DurableTask.Client.OrchestrationRuntimeStatus.Completed,
+            TimeSpan.FromSeconds(20),
+            what: "the run's orchestration to stop");
+        Assert.InRange(host.Workers.CallsTo(path).Count, callsAtCancel, callsAtCancel + 1); // at most the call that was on its way
+        Assert.Equal("cancelled", (await api.GetAsync($"/v1/runs/{runId}")).Json.GetProperty("status").GetString());
+    }
+
     // --- The model agent: tool side effects keyed by the call's id ---------------------------------------------------------
 
     [Fact]
@@ -294,6 +323,28 @@ public sealed class FaultPassTests
         claim["LockedUntil"] = DateTimeOffset.UtcNow.AddSeconds(-1);
         claim.Remove("Body");
         await host.Tables.Idempotency.UpdateEntityAsync(claim, claim.ETag, TableUpdateMode.Replace);
+    }
+
+    /// <summary>The engine, except that a cancel is never raised to the orchestration (as if the process died right before).</summary>
+    private sealed class RaiseCancelLost(Orchestrations.IRunEngine engine) : Orchestrations.IRunEngine
+    {
+        public Task<bool> StartAsync(Orchestrations.RunOrchestrationInput input) => engine.StartAsync(input);
+
+        public Task<bool> RaiseSignalAsync(string runId, Orchestrations.SignalEvent signal) => engine.RaiseSignalAsync(runId, signal);
+
+        public Task<bool> RaiseCancelAsync(string runId, Orchestrations.CancelEvent cancel) => Task.FromResult(false);
+
+        public Task<bool> RaiseDeadlineMovedAsync(string runId, Orchestrations.DeadlineMovedEvent moved) => engine.RaiseDeadlineMovedAsync(runId, moved);
+
+        public Task<(Orchestrations.EngineState State, string? Detail)> GetStateAsync(string runId, CancellationToken cancellationToken = default) =>
+            engine.GetStateAsync(runId, cancellationToken);
+
+        public Task TerminateAsync(string runId, string reason, CancellationToken cancellationToken = default) => engine.TerminateAsync(runId, reason, cancellationToken);
+
+        public Task<IReadOnlyList<string>> ListFinishedAsync(DateTimeOffset createdBefore, int limit, CancellationToken cancellationToken = default) =>
+            engine.ListFinishedAsync(createdBefore, limit, cancellationToken);
+
+        public Task<bool> PurgeAsync(string runId, CancellationToken cancellationToken = default) => engine.PurgeAsync(runId, cancellationToken);
     }
 
     /// <summary>Holds the first batch request of the client it is on until <see cref="Release"/>.</summary>
