@@ -176,6 +176,36 @@ public sealed class FaultPassTests
         Assert.Equal(["delivered", "retrying"], attempts.EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
     }
 
+    [Fact]
+    public async Task AnApprovedSendEmail_ThatRanButWhoseResultWasNotStored_IsNotSentTwice()
+    {
+        // The step that takes in the approval runs send_email, then storage refuses the tool's result (the host could as well
+        // have died there): the step fails and is retried, and runs the tool again. The email goes out once.
+        var host = await RunsTestHost.GetAsync();
+        var tenant = host.Api.TenantId;
+        var script = ScriptedChatClient.Register(ModelScript.Turns(
+            Reply.Calls(("call_send", SampleEmailTools.SendEmail, new { to = "a@example.com", subject = "Once", body = "Only once." })),
+            Reply.Text("Sent.")));
+        var runId = "run_" + Guid.NewGuid().ToString("N");
+        var goal = System.Text.Json.JsonSerializer.Serialize(new { goal = script.Goal() });
+        var agent = host.Services.GetRequiredService<ModelAgent>();
+        var asked = await agent.DecideAsync(new AgentStepInput(runId, goal, 0, [], tenant, AgentNames.Model), CancellationToken.None);
+        Assert.Equal(AgentDecisionKind.AskHuman, asked.Kind);
+        var approve = new HumanAnswer("req-1", "approval", "approve", null, asked.Request!.ProposedActionJson, null);
+        var step1 = new AgentStepInput(runId, goal, 1, [approve], tenant, AgentNames.Model);
+
+        var refuse = new RefuseWrites(host.TablePrefix + "Turns");
+        var failing = ActivatorUtilities.CreateInstance<ModelAgent>(host.Services, new ModelConversationStore(host.TablesWith(refuse)));
+        await Assert.ThrowsAnyAsync<Exception>(() => failing.DecideAsync(step1, CancellationToken.None));
+        Assert.True(refuse.Refused > 0);
+        var retried = await agent.DecideAsync(step1, CancellationToken.None);
+
+        Assert.Equal(AgentDecisionKind.Finish, retried.Kind);
+        var sent = Assert.Single(await host.Services.GetRequiredService<EmailOutbox>().ListAsync(tenant, runId));
+        Assert.Equal("Once", sent.Subject);
+        Assert.Contains("already_queued", script.Calls[^1].ToolResults[^1].Result, StringComparison.Ordinal);
+    }
+
     // --- Idempotency: a response that was never stored -------------------------------------------------------------------------
 
     [Fact]
@@ -345,6 +375,27 @@ public sealed class FaultPassTests
             engine.ListFinishedAsync(createdBefore, limit, cancellationToken);
 
         public Task<bool> PurgeAsync(string runId, CancellationToken cancellationToken = default) => engine.PurgeAsync(runId, cancellationToken);
+    }
+
+    /// <summary>Fails every write (POST, PUT, MERGE, DELETE) to <paramref name="table"/> before it reaches storage.</summary>
+    private sealed class RefuseWrites(string table) : HttpPipelinePolicy
+    {
+        private int _refused;
+
+        public int Refused => Volatile.Read(ref _refused);
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) => throw new NotSupportedException();
+
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            if (message.Request.Method != RequestMethod.Get && message.Request.Uri.ToString().Contains(table, StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _refused);
+                throw new IOException("Storage refused the write.");
+            }
+
+            await ProcessNextAsync(message, pipeline);
+        }
     }
 
     /// <summary>Holds the first batch request of the client it is on until <see cref="Release"/>.</summary>
