@@ -206,6 +206,25 @@ public sealed class FaultPassTests
         Assert.Contains("already_queued", script.Calls[^1].ToolResults[^1].Result, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ASendEmail_WhoseOutboxWriteLandedButWhoseResponseWasLost_SaysQueued_NotAlreadyQueued()
+    {
+        // The storage client sends the insert again and gets 409: that is this call's own row, not an earlier run of the tool.
+        var host = await RunsTestHost.GetAsync();
+        var loss = new LoseResponse(host.TablePrefix + "Mail");
+        var outbox = new EmailOutbox(host.TablesWith(loss), TimeProvider.System);
+        var runId = "run_" + Guid.NewGuid().ToString("N");
+        loss.LoseNext(HttpMethod: "POST");
+
+        var (_, queued) = await outbox.QueueAsync(host.Api.TenantId, runId, "call_1", "a@example.com", "S", "B", CancellationToken.None);
+        var (_, again) = await outbox.QueueAsync(host.Api.TenantId, runId, "call_1", "a@example.com", "S", "B", CancellationToken.None);
+
+        Assert.Equal(1, loss.Lost);
+        Assert.True(queued, "the first queueing of the email was reported as already_queued");
+        Assert.False(again);
+        Assert.Single(await outbox.ListAsync(host.Api.TenantId, runId));
+    }
+
     // --- Idempotency: a response that was never stored -------------------------------------------------------------------------
 
     [Fact]
