@@ -20,12 +20,24 @@ public sealed class RunActivities(RunStore runs, AgentCatalog agents)
         return runs.ApplyAsync(input.TenantId, input.RunId, (run, now) => RunTransitions.Apply(run, input.Write, now), CancellationToken.None);
     }
 
-    /// <summary>Asks the run's agent for its next step.</summary>
+    /// <summary>
+    /// Asks the run's agent for its next step, unless the run has ended. A run can end without its orchestration knowing (a
+    /// cancel whose raise was lost: the process died between its write and the raise); the orchestration finds out at its next
+    /// write, but an agent's step acts before that (a model agent runs tools, an HTTP worker is called), and a worker that answers
+    /// <c>wait</c> makes steps that write nothing, so it would be called on and on. One point read per step of the agents that act
+    /// on the world; the scripted agent's steps do nothing but write.
+    /// </summary>
     [Function(nameof(InvokeAgent))]
-    public Task<AgentDecision> InvokeAgent([ActivityTrigger] AgentStepInput input, CancellationToken cancellationToken)
+    public async Task<AgentDecision> InvokeAgent([ActivityTrigger] AgentStepInput input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return agents.Resolve(input.Agent).DecideAsync(input, cancellationToken);
+        if (input.Agent != AgentNames.Scripted && await runs.GetAsync(input.TenantId, input.RunId, cancellationToken) is { IsTerminal: true } ended)
+        {
+            // Its write is refused (the run ended): the orchestration stops there.
+            return AgentDecision.Fail(Model.RunReasonCodes.AgentError, $"The run has ended ({ended.Status}); its agent is not asked again.");
+        }
+
+        return await agents.Resolve(input.Agent).DecideAsync(input, cancellationToken);
     }
 
     /// <summary>A reminder of a request is due: appended once, only while the request is unanswered.</summary>

@@ -285,13 +285,33 @@ public sealed partial class ModelAgent : IAgent
 
             var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList();
             var text = response.Text;
+            var used = entries.SelectMany(e => e.ToolCalls ?? []).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
             return (new ConversationEntry(
                 entries.Count,
                 N,
                 ConversationRoles.Assistant,
                 Text: text.Length > MaxTextChars ? ModelHumanRequests.Cut(text, MaxTextChars) : text,
-                ToolCalls: [.. calls.Take(MaxToolCallsPerTurn).Select(ToToolCall)],
+                ToolCalls: [.. calls.Take(MaxToolCallsPerTurn).Select((c, i) => ToToolCall(c) with { Id = UniqueCallId(c.CallId, entries.Count, i, used) })],
                 DroppedToolCalls: Math.Max(0, calls.Count - MaxToolCallsPerTurn)), null);
+        }
+
+        /// <summary>
+        /// The call's id as stored, unique in the run: the model's, unless an earlier call of the run (or of this response) has it
+        /// or it is empty. Tools key their side effects by it (<see cref="ToolCallContext.ToolCallId"/>) and the conversation
+        /// matches results to calls by it, but models only promise ids unique in one response, and some OpenAI-compatible
+        /// servers number them per response ("call_0" every turn): a second send_email would then be taken for the first and
+        /// never sent. The id is fixed when the response is stored, before anything acts on it, so every retry sees the same.
+        /// </summary>
+        private static string UniqueCallId(string? modelId, int entryIndex, int position, HashSet<string> used)
+        {
+            var id = string.IsNullOrEmpty(modelId) ? "call" : modelId;
+            if (!used.Add(id))
+            {
+                id = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{id}-{entryIndex}-{position}");
+                used.Add(id);
+            }
+
+            return id;
         }
 
         private static bool IsModelFailure(Exception ex, CancellationToken cancellationToken) => ex switch

@@ -107,7 +107,7 @@ public sealed class RunFunctions(RunService runs, ApiEndpoint api, RunEventStrea
                 reason = RequestReader.OptionalString(body.Value, "reason", 4096);
             }
 
-            return ApiResults.Json(await runs.CancelAsync(caller, runId, reason, Engine(durable), ct), StatusCodes.Status202Accepted);
+            return ApiResults.Json(await runs.CancelAsync(caller, runId, reason, seed, Engine(durable), ct), StatusCodes.Status202Accepted);
         });
 
     private RunEngine Engine(DurableTaskClient durable) => new(durable, engineLogger);

@@ -13,6 +13,13 @@ public sealed class IdempotencyEntity : ITableEntity
     public const string InFlight = "in_flight";
     public const string Done = "done";
 
+    /// <summary>
+    /// Given back by a request that failed (invalid, or storage out): the next request with the key claims it at once. A retry
+    /// with the same body keeps <see cref="CreatedAt"/> (the failed attempt may have done its work before it failed, and the
+    /// retry must find that work); another body (a corrected request) is a new request.
+    /// </summary>
+    public const string Released = "released";
+
     public string PartitionKey { get; set; } = "";
 
     public string RowKey { get; set; } = "";

@@ -77,18 +77,21 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
             }
 
             var expired = entity.ExpiresAt <= now;
+            var sameBody = string.Equals(entity.Fingerprint, fingerprint, StringComparison.Ordinal);
             var abandoned = !expired && entity.State == IdempotencyEntity.InFlight && entity.LockedUntil <= now;
-            if (abandoned && !string.Equals(entity.Fingerprint, fingerprint, StringComparison.Ordinal))
+            var released = !expired && entity.State == IdempotencyEntity.Released;
+            if (abandoned && !sameBody)
             {
                 throw ApiException.IdempotencyKeyReused();
             }
 
-            if (expired || abandoned)
+            if (expired || abandoned || released)
             {
-                // Expired, or its owner died mid-request: take it over, unless someone else is doing the same. A takeover
-                // of an abandoned request keeps its CreatedAt, so the retry derives the same resource ids (see
-                // IdempotencyEntity.CreatedAt) and finds what the dead attempt made instead of making it again.
-                fresh.CreatedAt = abandoned ? entity.CreatedAt : now;
+                // Expired, given back, or its owner died mid-request: take it over, unless someone else is doing the same. A
+                // takeover of the same request (abandoned, or given back and sent again with the same body) keeps its CreatedAt,
+                // so the retry derives the same resource ids (see IdempotencyEntity.CreatedAt) and finds what the earlier attempt
+                // made, even one that failed after its write landed, instead of making it again.
+                fresh.CreatedAt = abandoned || (released && sameBody) ? entity.CreatedAt : now;
                 try
                 {
                     var replaced = await _table.UpdateEntityAsync(fresh.ToTableEntity(), entity.ETag, TableUpdateMode.Replace, cancellationToken);
@@ -128,12 +131,19 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
         await _table.UpdateEntityAsync(claim.ToTableEntity(), claim.ETag, TableUpdateMode.Replace, cancellationToken);
     }
 
-    /// <summary>Gives the key up: the request did not run (invalid) or failed, so a retry may run it.</summary>
+    /// <summary>
+    /// Gives the key up: the request did not run (invalid) or failed, so a retry may run it. The claim is kept, marked
+    /// <see cref="IdempotencyEntity.Released"/>, rather than deleted: a failure may come after the request's write landed (the
+    /// storage client gave up on a response that was lost), and a retry with the same body must derive the same ids to find it.
+    /// </summary>
     public async Task ReleaseAsync(IdempotencyEntity claim, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(claim);
+        claim.State = IdempotencyEntity.Released;
+        claim.LockedUntil = time.GetUtcNow();
         try
         {
-            await _table.DeleteEntityAsync(claim.PartitionKey, claim.RowKey, claim.ETag, cancellationToken);
+            await _table.UpdateEntityAsync(claim.ToTableEntity(), claim.ETag, TableUpdateMode.Replace, cancellationToken);
         }
         catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.NotFound or (int)HttpStatusCode.PreconditionFailed)
         {

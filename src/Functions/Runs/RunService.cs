@@ -84,7 +84,7 @@ public sealed partial class RunService(
         // response was lost and that the storage client retried then finds its own answer, and says accepted, not 409.
         var command = new SignalCommand(
             request.Action, request.RequestId, request.PayloadJson, logged?.Json, logged?.Redacted ?? false, caller.Actor,
-            seed?.Key ?? $"attempt:{Guid.NewGuid():N}");
+            seed?.Id ?? $"attempt:{Guid.NewGuid():N}");
 
         // Validated: from here the client going away cancels nothing. The decision is written, then raised.
         var outcome = await runs.ApplyAsync(caller.TenantId, runId, (run, now) => RunTransitions.AcceptSignal(run, command, now), CancellationToken.None);
@@ -125,11 +125,11 @@ public sealed partial class RunService(
 
         // The new deadline is decided on the record the write lands on (extensions that race add up); the attempt names this
         // extend, so a retried write that already landed is recognised rather than applied twice.
-        // With a key, the attempt is the key and what it asks for: the same key with another body (reused after the key's
-        // retention) is another extend.
+        // With a key, the attempt is the request the key names (a key used again after its retention is another extend) and
+        // what it asks for.
         var attempt = seed is null
             ? Guid.NewGuid().ToString("N")
-            : $"{seed.Key}|{(request.ExpiresAt is { } at ? ApiJson.FormatTimestamp(at) : "+" + request.ExtendBySeconds)}";
+            : $"{seed.Id}|{(request.ExpiresAt is { } at ? ApiJson.FormatTimestamp(at) : "+" + request.ExtendBySeconds)}";
         var outcome = await runs.ApplyAsync(
             caller.TenantId, runId, (run, now) => RunTransitions.Extend(run, requestId, request, longest, caller.Actor, now, attempt), CancellationToken.None);
         switch (outcome.Verdict)
@@ -157,11 +157,15 @@ public sealed partial class RunService(
     }
 
     /// <summary>Cancels the run at once; <paramref name="reason"/>, when given, becomes its error reason and is on <c>run.cancelled</c>.</summary>
-    public async Task<CancelAccepted> CancelAsync(Caller caller, string runId, string? reason, IRunEngine engine, CancellationToken cancellationToken)
+    /// <param name="seed">Set for a request with an idempotency key: the cancel is named by the key, so a retry that takes over
+    /// from an attempt that died after its write finds its own cancel and is accepted again, instead of a 409 (which would be
+    /// stored and replayed for the key from then on).</param>
+    public async Task<CancelAccepted> CancelAsync(
+        Caller caller, string runId, string? reason, IdempotencySeed? seed, IRunEngine engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(engine);
-        var attempt = Guid.NewGuid().ToString("N");
+        var attempt = seed is null ? Guid.NewGuid().ToString("N") : $"key:{seed.Id}";
         switch (await runs.ApplyAsync(caller.TenantId, runId, (run, now) => RunTransitions.Cancel(run, caller.Actor, now, attempt, reason), CancellationToken.None))
         {
             case CancelOutcome.NotFound:

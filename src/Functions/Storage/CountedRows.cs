@@ -70,7 +70,11 @@ public sealed class CountedRows(TableClient table)
         }
     }
 
-    /// <summary>Deletes the row. False when there was none.</summary>
+    /// <summary>
+    /// Deletes the row. False when there was none when the delete began; true when it is gone, also when it went while this
+    /// delete was at it (its own first try that landed while its response was lost, or another delete of the same row: either
+    /// way the row this caller asked to delete is deleted, and answering "there was none" would tell it otherwise).
+    /// </summary>
     public async Task<bool> DeleteAsync(string partitionKey, string rowKey, CancellationToken cancellationToken = default)
     {
         if (rowKey == CountKey)
@@ -82,7 +86,7 @@ public sealed class CountedRows(TableClient table)
         {
             if (!await ExistsAsync(partitionKey, rowKey, cancellationToken))
             {
-                return false;
+                return attempt > 1;
             }
 
             var (count, etag) = await ReadCountAsync(partitionKey, cancellationToken);

@@ -23,8 +23,10 @@ public sealed class EmailOutbox(RunTables tables, TimeProvider time)
         string tenantId, string runId, string toolCallId, string to, string subject, string body, CancellationToken cancellationToken)
     {
         var key = RowKey(runId, toolCallId);
+        var attempt = Guid.NewGuid().ToString("N");
         var entity = new TableEntity(tenantId, key)
         {
+            ["Attempt"] = attempt,
             ["RunId"] = runId,
             ["ToolCallId"] = toolCallId,
             ["To"] = to,
@@ -39,8 +41,10 @@ public sealed class EmailOutbox(RunTables tables, TimeProvider time)
         }
         catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
         {
+            // Queued by an earlier run of the tool for this call, or by this very insert: its first try landed while its
+            // response was lost, and the storage client sent it again (then it is this call that queued it).
             var stored = await _table.GetEntityAsync<TableEntity>(tenantId, key, cancellationToken: cancellationToken);
-            return (ToEmail(stored.Value), false);
+            return (ToEmail(stored.Value), string.Equals(stored.Value.GetString("Attempt"), attempt, StringComparison.Ordinal));
         }
     }
 

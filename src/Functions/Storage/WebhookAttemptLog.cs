@@ -50,7 +50,12 @@ public sealed partial class WebhookAttemptLog(RunTables tables)
     /// <summary>True for a cursor this log handed out (a RowKey).</summary>
     public static bool IsCursor(string cursor) => CursorShape().IsMatch(cursor);
 
-    public Task RecordAsync(string tenantId, string webhookId, WebhookAttempt attempt, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Records an attempt. Its key is new (the attempt's time and a random suffix), so a conflict can only be this record's own
+    /// first try, which landed while its response was lost: it is recorded. (Thrown, it would leave a delivered message due
+    /// again when its claim lapsed: sent a second time, and listed twice.)
+    /// </summary>
+    public async Task RecordAsync(string tenantId, string webhookId, WebhookAttempt attempt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(attempt);
         var inverted = (DateTimeOffset.MaxValue.UtcTicks - attempt.At.UtcTicks).ToString("D19", CultureInfo.InvariantCulture);
@@ -68,7 +73,13 @@ public sealed partial class WebhookAttemptLog(RunTables tables)
             ["NextAttemptAt"] = attempt.NextAttemptAt,
             ["DurationMs"] = attempt.DurationMilliseconds,
         };
-        return _table.AddEntityAsync(entity, cancellationToken);
+        try
+        {
+            await _table.AddEntityAsync(entity, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)System.Net.HttpStatusCode.Conflict)
+        {
+        }
     }
 
     /// <summary>A subscription's attempts, newest first, after <paramref name="cursor"/>; with the next cursor if there are more.</summary>

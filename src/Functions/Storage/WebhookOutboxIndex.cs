@@ -7,6 +7,7 @@ namespace AgentRuns.Functions.Storage;
 /// <summary>One event to deliver to one subscription, until it is delivered or given up.</summary>
 /// <param name="MessageId">The <c>webhook-id</c>: one per event, the same on every attempt.</param>
 /// <param name="Attempts">Attempts made so far.</param>
+/// <param name="StoredKey">The row's key as stored (a row written before the event type was part of the key has the older form).</param>
 public sealed record WebhookDelivery(
     string TenantId,
     string RunId,
@@ -17,16 +18,23 @@ public sealed record WebhookDelivery(
     DateTimeOffset CreatedAt,
     DateTimeOffset NextAttemptAt,
     int Attempts,
-    ETag ETag = default)
+    ETag ETag = default,
+    string? StoredKey = null)
 {
-    public string Key => WebhookOutboxIndex.RowKeyFor(MessageId, WebhookId);
+    public string Key => StoredKey ?? WebhookOutboxIndex.RowKeyFor(MessageId, WebhookId, EventType);
 }
 
 /// <summary>
 /// The webhook outbox: the deliveries that are due or will be (table WebhookOutbox, one partition, RowKey
-/// <c>{message id}|{webhook id}</c>), so the dispatcher reads only what is due and never scans delivered ones. A row is written
-/// before the run's write that appends its event (a delivery is never lost), claimed by the one process that attempts it
-/// (If-Match), rescheduled after a failure and deleted once delivered or given up.
+/// <c>{message id}|{webhook id}|{event type}</c>), so the dispatcher reads only what is due and never scans delivered ones. A row
+/// is written before the run's write that appends its event (a delivery is never lost), claimed by the one process that attempts
+/// it (If-Match), rescheduled after a failure and deleted once delivered or given up.
+/// <para>
+/// The event type is part of the key because two writers can race for one seq with events of different types (a user's cancel
+/// and the run's own end, an extension and a reminder): each records its delivery before its write, and the loser's record must
+/// not replace the winner's (the dispatcher would then find the loser's type at that seq and drop it, and the winner's event would
+/// never be delivered). With the type in the key each has its own row; the one whose event is not in the log is dropped.
+/// </para>
 /// </summary>
 public sealed class WebhookOutboxIndex(RunTables tables)
 {
@@ -37,9 +45,12 @@ public sealed class WebhookOutboxIndex(RunTables tables)
 
     private readonly TableClient _table = tables.WebhookOutbox;
 
-    public static string RowKeyFor(string messageId, string webhookId) => $"{messageId}|{webhookId}";
+    public static string RowKeyFor(string messageId, string webhookId, string eventType) => $"{messageId}|{webhookId}|{eventType}";
 
-    /// <summary>Writes deliveries (one request per 100); writing one again replaces it.</summary>
+    /// <summary>
+    /// Writes deliveries (one request per 100); writing one again (the same event type at the same seq, for the same subscription:
+    /// a write that is tried again) replaces it.
+    /// </summary>
     public async Task AddAsync(IReadOnlyList<WebhookDelivery> deliveries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(deliveries);
@@ -157,5 +168,6 @@ public sealed class WebhookOutboxIndex(RunTables tables)
         e.GetDateTimeOffset("CreatedAt") ?? DateTimeOffset.MinValue,
         e.GetDateTimeOffset("NextAttemptAt") ?? DateTimeOffset.MinValue,
         e.GetInt32("Attempts") ?? 0,
-        e.ETag);
+        e.ETag,
+        e.RowKey);
 }

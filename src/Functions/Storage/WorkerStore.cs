@@ -5,7 +5,7 @@ using Azure.Data.Tables;
 namespace AgentRuns.Functions.Storage;
 
 /// <summary>A tenant's HTTP worker as stored, its signing secret included (the API shows the secret once).</summary>
-/// <param name="CreatedBy">The idempotency seed of the create that made it (null without a key): a retry of that create finds
+/// <param name="CreatedBy">The create that made it (its <see cref="Runs.IdempotencySeed.Id"/>; null without a key): a retry of that create finds
 /// it again instead of being told the name is taken.</param>
 public sealed record WorkerRegistration(string TenantId, string Name, string Url, string Secret, DateTimeOffset CreatedAt, string? CreatedBy = null);
 

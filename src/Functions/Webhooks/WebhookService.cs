@@ -34,7 +34,7 @@ public sealed partial class WebhookService(
             throw ApiException.InvalidWebhookUrl(refusal!);
         }
 
-        var id = seed is null ? WebhookIds.New() : WebhookIds.FromSeed(seed.Key);
+        var id = seed is null ? WebhookIds.New() : WebhookIds.FromSeed(seed.Id);
         if (seed is not null && await store.GetAsync(caller.TenantId, id, cancellationToken) is { } earlier)
         {
             return WebhookMapper.ToCreated(earlier); // the same request again, after an attempt that died before it could answer

@@ -35,7 +35,7 @@ public sealed partial class WorkerService(
         }
 
         var worker = new WorkerRegistration(
-            caller.TenantId, request.Name, request.Url, WebhookIds.NewSecret(), seed?.CreatedAt ?? time.GetUtcNow(), seed?.Key);
+            caller.TenantId, request.Name, request.Url, WebhookIds.NewSecret(), seed?.CreatedAt ?? time.GetUtcNow(), seed?.Id);
 
         // From here the client going away changes nothing: the worker is registered, and a retry with the key finds it.
         var max = options.Value.MaxPerTenant;
@@ -94,7 +94,7 @@ public sealed partial class WorkerService(
 
     /// <summary>The answer to a create that this request (by its idempotency key) already made; null when someone else made it.</summary>
     private static CreatedWorkerResource? Again(WorkerRegistration worker, IdempotencySeed? seed) =>
-        seed is not null && string.Equals(worker.CreatedBy, seed.Key, StringComparison.Ordinal) ? WorkerMapper.ToCreated(worker) : null;
+        seed is not null && string.Equals(worker.CreatedBy, seed.Id, StringComparison.Ordinal) ? WorkerMapper.ToCreated(worker) : null;
 
     /// <summary>The worker found under the name is the one this request wrote (a retry whose first try landed): same secret.</summary>
     private static CreatedWorkerResource? Ours(WorkerRegistration found, WorkerRegistration written) =>

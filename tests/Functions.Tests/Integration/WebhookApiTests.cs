@@ -297,6 +297,10 @@ public sealed class WebhookApiTests
         var two = await Eventually.GetAsync(
             () => api.GetAsync($"/v1/webhooks/{id}/deliveries"), r => r.Json.GetProperty("data").GetArrayLength() == 2, TimeSpan.FromSeconds(30), "two attempts");
         Assert.Equal(["retrying", "retrying"], two.Json.GetProperty("data").EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
+
+        // The second attempt is recorded before its delivery is rescheduled: until then the delivery is still claimed by it (a
+        // pass that took it meanwhile would lose its claim to that reschedule and attempt nothing).
+        await Eventually.GetAsync(() => host.WebhookOutbox.PendingAsync(api.TenantId), p => p is [{ Attempts: 2 }], what: "the second attempt's reschedule");
         await host.WebhookDispatcher(ahead: TimeSpan.FromMinutes(6)).RunOnceAsync(CancellationToken.None, d => d.TenantId == api.TenantId);
 
         var firstPage = await api.GetAsync($"/v1/webhooks/{id}/deliveries?limit=2");
