@@ -27,17 +27,48 @@ public sealed class RunActivities(RunStore runs, AgentCatalog agents)
     /// <c>wait</c> makes steps that write nothing, so it would be called on and on. One point read per step of the agents that act
     /// on the world; the scripted agent's steps do nothing but write.
     /// </summary>
+    /// <remarks>
+    /// A step that fails because storage cannot be reached (the agent's own tables, or the run's) fails with
+    /// <see cref="StepStorageUnavailableException"/>, so that the orchestration waits out the outage rather than blame the agent.
+    /// Whether storage is out is asked of storage itself (a read of the run) when the failure looks like an outage: a worker
+    /// or a tool that throws a network error while storage answers is the step's own failure.
+    /// </remarks>
     [Function(nameof(InvokeAgent))]
     public async Task<AgentDecision> InvokeAgent([ActivityTrigger] AgentStepInput input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Agent != AgentNames.Scripted && await runs.GetAsync(input.TenantId, input.RunId, cancellationToken) is { IsTerminal: true } ended)
+        try
         {
-            // Its write is refused (the run ended): the orchestration stops there.
-            return AgentDecision.Fail(Model.RunReasonCodes.AgentError, $"The run has ended ({ended.Status}); its agent is not asked again.");
-        }
+            if (input.Agent != AgentNames.Scripted && await runs.GetAsync(input.TenantId, input.RunId, cancellationToken) is { IsTerminal: true } ended)
+            {
+                // Its write is refused (the run ended): the orchestration stops there.
+                return AgentDecision.Fail(Model.RunReasonCodes.AgentError, $"The run has ended ({ended.Status}); its agent is not asked again.");
+            }
 
-        return await agents.Resolve(input.Agent).DecideAsync(input, cancellationToken);
+            return await agents.Resolve(input.Agent).DecideAsync(input, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && StorageFailures.IsUnavailable(ex))
+        {
+            if (await StorageAnswersAsync(input, cancellationToken))
+            {
+                throw;
+            }
+
+            throw new StepStorageUnavailableException($"Step {input.StepIndex} of run {input.RunId} could not reach storage: {ex.Message}", ex);
+        }
+    }
+
+    private async Task<bool> StorageAnswersAsync(AgentStepInput input, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await runs.GetAsync(input.TenantId, input.RunId, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && StorageFailures.IsUnavailable(ex))
+        {
+            return false;
+        }
     }
 
     /// <summary>A reminder of a request is due: appended once, only while the request is unanswered.</summary>

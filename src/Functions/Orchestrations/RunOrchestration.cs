@@ -26,6 +26,14 @@ public static partial class RunOrchestration
     internal static readonly TaskOptions AgentRetry = TaskOptions.FromRetryPolicy(new RetryPolicy(
         maxNumberOfAttempts: 5, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(30)));
 
+    /// <summary>
+    /// How long an agent's step waits, each time, when it failed because storage could not be reached
+    /// (<see cref="StepStorageUnavailableException"/>): with the step's own retries, about seven minutes, a little longer than
+    /// the run's writes are retried. After that the run ends failed with <c>engine_error</c>.
+    /// </summary>
+    internal static readonly TimeSpan[] StorageOutageWaits =
+        [.. new[] { 5, 10, 20, 40, 60, 60, 60, 60 }.Select(s => TimeSpan.FromSeconds(s))];
+
     /// <summary>A timer may fire up to a second early; the next one is set this much after the deadline.</summary>
     private static readonly TimeSpan TimerSlack = TimeSpan.FromSeconds(1);
 
@@ -63,6 +71,9 @@ public static partial class RunOrchestration
         return "Rejected by a human.";
     }
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: step {Step} could not reach storage; asking the agent again in {Seconds} s")]
+    private static partial void LogStepWaitsForStorage(ILogger logger, string runId, int step, int seconds);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId}: a write kept failing ({Reason}); ending it with engine_error")]
     private static partial void LogEngineFailure(ILogger logger, string runId, string reason);
 
@@ -96,14 +107,29 @@ public static partial class RunOrchestration
                 }
 
                 AgentDecision decision;
-                try
+                for (var outage = 0; ; outage++)
                 {
-                    decision = await context.CallActivityAsync<AgentDecision>(
-                        nameof(RunActivities.InvokeAgent), new AgentStepInput(input.RunId, input.InputJson, step, [.. answers], input.TenantId, input.Agent), AgentRetry);
-                }
-                catch (TaskFailedException ex)
-                {
-                    return await CompleteAsync(RunEnding.Failed(RunReasonCodes.AgentError, ex.FailureDetails.ErrorMessage));
+                    try
+                    {
+                        decision = await context.CallActivityAsync<AgentDecision>(
+                            nameof(RunActivities.InvokeAgent), new AgentStepInput(input.RunId, input.InputJson, step, [.. answers], input.TenantId, input.Agent), AgentRetry);
+                        break;
+                    }
+                    catch (TaskFailedException ex) when (StepStorageUnavailableException.IsCause(ex.FailureDetails) && outage < StorageOutageWaits.Length)
+                    {
+                        // Storage, not the agent, failed the step: wait and ask again (a cancel ends the wait).
+                        LogStepWaitsForStorage(context.CreateReplaySafeLogger(nameof(RunOrchestration)), input.RunId, step, (int)StorageOutageWaits[outage].TotalSeconds);
+                        if (await WorkAsync(StorageOutageWaits[outage]))
+                        {
+                            return "cancelled";
+                        }
+                    }
+                    catch (TaskFailedException ex)
+                    {
+                        return await CompleteAsync(StepStorageUnavailableException.IsCause(ex.FailureDetails)
+                            ? RunEnding.Failed(RunReasonCodes.EngineError, "The agent's step could not reach storage for minutes: " + ex.FailureDetails.ErrorMessage)
+                            : RunEnding.Failed(RunReasonCodes.AgentError, ex.FailureDetails.ErrorMessage));
+                    }
                 }
 
                 // What the agent did on its way (a model's message, a tool it ran) is in the log before its decision takes effect.

@@ -89,6 +89,9 @@ public sealed class RunsTestHost
 
     public RunTables Tables => Services.GetRequiredService<RunTables>();
 
+    /// <summary>Takes storage away from the rows a test names (<see cref="ScopedOutage"/>), on the host's own table clients.</summary>
+    public ScopedOutage Outage => Services.GetRequiredService<ScopedOutage>();
+
     /// <summary>The host's tables through a client of their own, with <paramref name="policy"/> on every try of every request.</summary>
     public RunTables TablesWith(Azure.Core.Pipeline.HttpPipelinePolicy policy)
     {
@@ -112,6 +115,15 @@ public sealed class RunsTestHost
                 ConfigureServices = services =>
                 {
                     services.AddSingleton<ScriptedAgent>();
+
+                    // The app's table clients (RunTables takes its client options from DI) can lose storage for one test's rows.
+                    services.AddSingleton<ScopedOutage>();
+                    services.AddSingleton(sp =>
+                    {
+                        var options = new Azure.Data.Tables.TableClientOptions();
+                        options.AddPolicy(sp.GetRequiredService<ScopedOutage>(), Azure.Core.HttpPipelinePosition.PerRetry);
+                        return options;
+                    });
                     services.AddSingleton<IAgent, GatedAgent>();
                     services.AddSingleton<IWebhookTransport, RecordingWebhookTransport>();
 

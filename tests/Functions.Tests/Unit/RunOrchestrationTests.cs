@@ -230,6 +230,74 @@ public sealed class RunOrchestrationTests
     }
 
     [Fact]
+    public async Task AStepThatCouldNotReachStorage_WaitsAndAsksAgain_AndTheRunGoesOn()
+    {
+        var run = new FakeRun(AgentDecision.Finish("{}"));
+        run.AgentFailuresFirst.Enqueue(StorageOut(wrapped: true));
+        run.AgentFailuresFirst.Enqueue(StorageOut(wrapped: false));
+        var orchestration = run.Start();
+
+        await Eventually(() => run.TimersCreated == 1);
+        Assert.Equal(FakeRun.Now + RunOrchestration.StorageOutageWaits[0], run.TimerFireAt);
+        Assert.Single(run.AgentInputs);
+        run.FireTimer();
+        await Eventually(() => run.TimersCreated == 2);
+        Assert.Equal(FakeRun.Now + RunOrchestration.StorageOutageWaits[1], run.TimerFireAt);
+        run.FireTimer();
+
+        Assert.Equal(RunStatus.Succeeded, await orchestration.WaitAsync(Wait));
+        Assert.Equal([0, 0, 0], run.AgentInputs.Select(i => i.StepIndex));
+        Assert.Equal([RunWriteKind.Start, RunWriteKind.Complete], run.Writes.Select(w => w.Kind));
+    }
+
+    [Fact]
+    public async Task AStepThatNeverReachesStorage_EndsTheRunWithEngineError_AfterItsWaits()
+    {
+        var run = new FakeRun(AgentDecision.Finish("{}"));
+        for (var i = 0; i <= RunOrchestration.StorageOutageWaits.Length; i++)
+        {
+            run.AgentFailuresFirst.Enqueue(StorageOut(wrapped: i % 2 == 0));
+        }
+
+        var orchestration = run.Start();
+        for (var waits = 1; waits <= RunOrchestration.StorageOutageWaits.Length; waits++)
+        {
+            await Eventually(() => run.TimersCreated == waits);
+            run.FireTimer();
+        }
+
+        Assert.Equal(RunStatus.Failed, await orchestration.WaitAsync(Wait));
+        var ending = run.Writes[^1].Ending!;
+        Assert.Equal(RunReasonCodes.EngineError, ending.Error!.ReasonCode);
+        Assert.Equal(RunOrchestration.StorageOutageWaits.Length + 1, run.AgentInputs.Count);
+    }
+
+    [Fact]
+    public async Task ACancelWhileAStepWaitsForStorage_EndsTheWait()
+    {
+        var run = new FakeRun(AgentDecision.Finish("{}"));
+        run.AgentFailuresFirst.Enqueue(StorageOut(wrapped: false));
+        var orchestration = run.Start();
+        await Eventually(() => run.TimersCreated == 1);
+
+        run.Cancel.SetResult(new CancelEvent(DateTimeOffset.UtcNow));
+
+        Assert.Equal("cancelled", await orchestration.WaitAsync(Wait));
+        Assert.True(run.TimerToken.IsCancellationRequested);
+        Assert.Single(run.AgentInputs);
+    }
+
+    [Fact]
+    public async Task AnAgentFailure_ThatIsNotStorage_IsNotWaitedOut()
+    {
+        var run = new FakeRun { AgentFailure = Failure(nameof(RunActivities.InvokeAgent), "connection refused by the worker") };
+
+        Assert.Equal(RunStatus.Failed, await run.Start().WaitAsync(Wait));
+        Assert.Equal(RunReasonCodes.AgentError, run.Writes[^1].Ending!.Error!.ReasonCode);
+        Assert.Equal(0, run.TimersCreated);
+    }
+
+    [Fact]
     public async Task AWriteThatKeepsFailing_EndsTheRunWithEngineError_InANewWrite()
     {
         var run = new FakeRun(AgentDecision.Work("draft", "drafted"), AgentDecision.Finish("{}")) { FailingWrite = 2 };
@@ -250,6 +318,19 @@ public sealed class RunOrchestrationTests
     }
 
     private static SignalEvent Signal(string action, string? payload = null) => new(RequestId, action, payload, DateTimeOffset.UtcNow);
+
+    /// <summary>
+    /// InvokeAgent's failure when storage was out: reported with its type, or (<paramref name="wrapped"/>) as a host that wraps
+    /// it reports it, with another type and the message inside its own.
+    /// </summary>
+    private static TaskFailedException StorageOut(bool wrapped)
+    {
+        var message = $"{StepStorageUnavailableException.Marker} Step 0 of run run_test could not reach storage.";
+        var details = wrapped
+            ? new TaskFailureDetails("Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException", "Result: Failure Exception: " + message, null, null, null)
+            : new TaskFailureDetails(typeof(StepStorageUnavailableException).FullName!, message, null, null, null);
+        return new TaskFailedException(nameof(RunActivities.InvokeAgent), 1, details);
+    }
 
     private static TaskFailedException Failure(string name, string message) =>
         new(name, 1, new TaskFailureDetails("Boom", message, null, null, null));
@@ -323,6 +404,11 @@ public sealed class RunOrchestrationTests
                         return Task.FromException<AgentDecision>(AgentFailure);
                     }
 
+                    if (AgentFailuresFirst.TryDequeue(out var failure))
+                    {
+                        return Task.FromException<AgentDecision>(failure);
+                    }
+
                     // A plan that runs out keeps waiting rather than finishing, so tests can watch a run mid-way.
                     return _decisions.Count > 0 ? Task.FromResult(_decisions.Dequeue()) : new TaskCompletionSource<AgentDecision>().Task;
                 });
@@ -364,6 +450,9 @@ public sealed class RunOrchestrationTests
         public ExpireOutcome? Expiry { get; set; }
 
         public Exception? AgentFailure { get; set; }
+
+        /// <summary>How the agent's steps fail, one per call, before they decide as planned.</summary>
+        public Queue<Exception> AgentFailuresFirst { get; } = new();
 
         /// <summary>Writes from this index on are refused because the run ended.</summary>
         public int EndedAtWrite { get; set; } = int.MaxValue;
