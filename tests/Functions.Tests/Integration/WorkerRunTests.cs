@@ -282,35 +282,34 @@ public sealed class WorkerRunTests
     public async Task AStepThatCannotReachStorageForLongerThanItsRetries_WaitsTheOutageOut_AndTheRunSucceeds()
     {
         var (host, api, path, _) = await WorkerAsync();
-        var restored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         host.Workers.AnswerJson(path, (call, n) =>
         {
             if (n == 0)
             {
-                // As the worker answers the first step, storage goes away for this run's rows for longer than the step's own
-                // retries (1 + 2 + 4 + 8 s): the step cannot store its decision, and the run cannot be read.
-                var markers = new[] { api.TenantId, call.Json.GetProperty("run_id").GetString()! };
-                host.Outage.Begin(markers);
-                _ = Task.Delay(TimeSpan.FromSeconds(18)).ContinueWith(
-                    _ =>
-                    {
-                        host.Outage.End(markers);
-                        restored.SetResult();
-                    },
-                    TaskScheduler.Default);
+                // As the worker answers the first step, storage goes away for this run's rows: the step cannot store its
+                // decision, and the run cannot be read. It stays away until the orchestration says it waits it out, that is,
+                // past all of the step's own retries, however long they took.
+                host.Outage.Begin(api.TenantId, call.Json.GetProperty("run_id").GetString()!);
             }
 
             return call.StepIndex == 0 ? Work : Finish;
         });
         var runId = await api.CreateRunAsync(RunWith(path));
 
-        await restored.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        await Eventually.GetAsync(
+            () => Task.FromResult(CapturingLoggerProvider.Instance.Lines.Any(l => l.Contains(runId, StringComparison.Ordinal) && l.Contains(WaitsForStorage, StringComparison.Ordinal))),
+            waits => waits,
+            TimeSpan.FromSeconds(60),
+            what: "the orchestration to wait for storage");
+        host.Outage.End(api.TenantId, runId);
         var events = await api.WaitForEndAsync(runId, TimeSpan.FromSeconds(60));
 
         Assert.Equal(["run.created", "run.started", "run.worker.progress", "run.worker.succeeded"], Types(events));
         Assert.True(host.Outage.Refused > 0);
-        Assert.Contains(CapturingLoggerProvider.Instance.Lines, l => l.Contains(runId, StringComparison.Ordinal) && l.Contains("could not reach storage", StringComparison.Ordinal));
     }
+
+    /// <summary>What the orchestration logs (and nothing else does) when a step failed for storage and it waits to ask again.</summary>
+    private const string WaitsForStorage = "could not reach storage; asking the agent again";
 
     /// <summary>A tenant of its own with a worker registered at a scripted URL: the worker's name is the URL's path.</summary>
     private static async Task<(RunsTestHost Host, ApiClient Api, string Path, string Secret)> WorkerAsync()
