@@ -14,11 +14,10 @@ public sealed class IdempotencyEntity : ITableEntity
     public const string Done = "done";
 
     /// <summary>
-    /// Given back by a request that failed (invalid, or storage out): the next request with the key claims it at once. A retry
-    /// with the same body keeps <see cref="CreatedAt"/> (the failed attempt may have done its work before it failed, and the
-    /// retry must find that work); another body (a corrected request) is a new request.
+    /// A state written by a version of the service that marked a given-back claim in <see cref="State"/>; now such a claim is
+    /// <see cref="InFlight"/> with its lock lapsed and <see cref="Released"/> set (see there). Still read as given back.
     /// </summary>
-    public const string Released = "released";
+    public const string ReleasedState = "released";
 
     public string PartitionKey { get; set; } = "";
 
@@ -58,6 +57,16 @@ public sealed class IdempotencyEntity : ITableEntity
 
     public string? Location { get; set; }
 
+    /// <summary>
+    /// Given back by a request that failed (invalid, or storage out): the next request with the key claims it at once. A retry
+    /// with the same body keeps <see cref="CreatedAt"/> (the failed attempt may have done its work before it failed, and the
+    /// retry must find that work); another body (a corrected request) is a new request. Stored as an in-flight claim whose lock
+    /// has lapsed plus this flag, so that a version that knows only in_flight and done (one rolled back to, or still serving
+    /// during a deployment) takes it for an abandoned claim and takes it over, rather than replaying it as a stored response
+    /// with no status and no body.
+    /// </summary>
+    public bool Released { get; set; }
+
     /// <summary>As stored: the response body may be longer than one table property holds (see <see cref="LargeText"/>).</summary>
     public TableEntity ToTableEntity()
     {
@@ -72,6 +81,7 @@ public sealed class IdempotencyEntity : ITableEntity
             ["StatusCode"] = StatusCode,
             ["ContentType"] = ContentType,
             ["Location"] = Location,
+            ["Released"] = Released,
             ETag = ETag,
         };
         LargeText.Write(entity, "Body", Body);
@@ -96,6 +106,7 @@ public sealed class IdempotencyEntity : ITableEntity
             StatusCode = entity.GetInt32("StatusCode") ?? 0,
             ContentType = entity.GetString("ContentType"),
             Location = entity.GetString("Location"),
+            Released = entity.GetBoolean("Released") ?? false,
             Body = LargeText.Read(entity, "Body"),
         };
     }

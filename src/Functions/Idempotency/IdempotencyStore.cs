@@ -78,8 +78,8 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
 
             var expired = entity.ExpiresAt <= now;
             var sameBody = string.Equals(entity.Fingerprint, fingerprint, StringComparison.Ordinal);
-            var abandoned = !expired && entity.State == IdempotencyEntity.InFlight && entity.LockedUntil <= now;
-            var released = !expired && entity.State == IdempotencyEntity.Released;
+            var released = !expired && (entity.Released || entity.State == IdempotencyEntity.ReleasedState);
+            var abandoned = !expired && !released && entity.State == IdempotencyEntity.InFlight && entity.LockedUntil <= now;
             if (abandoned && !sameBody)
             {
                 throw ApiException.IdempotencyKeyReused();
@@ -133,13 +133,15 @@ public sealed class IdempotencyStore(RunTables tables, IOptions<IdempotencyOptio
 
     /// <summary>
     /// Gives the key up: the request did not run (invalid) or failed, so a retry may run it. The claim is kept, marked
-    /// <see cref="IdempotencyEntity.Released"/>, rather than deleted: a failure may come after the request's write landed (the
-    /// storage client gave up on a response that was lost), and a retry with the same body must derive the same ids to find it.
+    /// <see cref="IdempotencyEntity.Released"/> (to a version that does not know the flag, an in-flight claim whose lock has
+    /// lapsed), rather than deleted: a failure may come after the request's write landed (the storage client gave up on a
+    /// response that was lost), and a retry with the same body must derive the same ids to find it.
     /// </summary>
     public async Task ReleaseAsync(IdempotencyEntity claim, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(claim);
-        claim.State = IdempotencyEntity.Released;
+        claim.State = IdempotencyEntity.InFlight;
+        claim.Released = true;
         claim.LockedUntil = time.GetUtcNow();
         try
         {

@@ -31,6 +31,26 @@ public sealed class IdempotencyTests
     }
 
     [Fact]
+    public async Task AGivenBackKey_IsAnAbandonedClaimToAVersionWithoutTheFlag_AndACorrectedBodyIsStillANewRequest()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var key = Guid.NewGuid().ToString();
+        Assert.Equal(400, (await api.PostAsync("/v1/runs", """{"input":"not an object"}""", Key(key))).Status);
+
+        // The version before the flag (one rolled back to, or still serving during a deployment) replays a claim in any state
+        // but in_flight as a stored response, here one with status 0 and no body; an in-flight claim whose lock has lapsed
+        // it takes over, as this version does.
+        var row = IdempotencyStore.RowKeyFor("POST", "/v1/runs", key);
+        var stored = (await host.Tables.Idempotency.GetEntityAsync<Azure.Data.Tables.TableEntity>(api.TenantId, row)).Value;
+        Assert.Equal(IdempotencyEntity.InFlight, stored.GetString("State"));
+        Assert.True(stored.GetDateTimeOffset("LockedUntil") <= DateTimeOffset.UtcNow);
+
+        var corrected = await api.PostAsync("/v1/runs", Create, Key(key));
+        Assert.True(corrected.Status == 201, corrected.ToString());
+    }
+
+    [Fact]
     public async Task TheSameKeyWithAnotherBody_Is422_AndABodyKeyCountsLikeTheHeader()
     {
         var api = await (await RunsTestHost.GetAsync()).NewTenantAsync();
