@@ -23,7 +23,7 @@ public enum StreamEnd
 }
 
 /// <summary>
-/// Server-Sent Events of one run's log: every event after a seq, in order, as <c>id: seq</c> / <c>event: run_event</c>
+/// Server-Sent Events of one run's log: every event after a seq, in order, as <c>event: run_event</c> / <c>data</c> / <c>id: seq</c>
 /// frames; comment lines while idle. The response ends cleanly only after the terminal event. At
 /// <see cref="StreamOptions.MaxDurationSeconds"/> it is aborted instead: SSE clients (EventSource, fetch-event-source)
 /// reconnect after an error but take a clean end as "done", and a human may take hours. Polls the table, backing off while

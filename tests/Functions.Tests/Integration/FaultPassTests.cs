@@ -278,6 +278,35 @@ public sealed class FaultPassTests
         Assert.Equal(1, (await api.GetAsync("/v1/runs?limit=100")).Json.GetProperty("data").GetArrayLength());
     }
 
+    [Fact]
+    public async Task ACreateThatFailedAfterItsRunWasWritten_SentAgainWithAnotherBody_IsANewRequest()
+    {
+        // As above, but the client corrects its request before it sends it again with the key: that is a new request, with a
+        // claim time (and so a run id) of its own, not the failed attempt's run answered for another body.
+        var host = await RunsTestHost.GetAsync();
+        var api = await host.NewTenantAsync();
+        var endpoint = host.Services.GetRequiredService<Http.ApiEndpoint>();
+        var service = host.Services.GetRequiredService<RunService>();
+        var key = Guid.NewGuid().ToString();
+        var attempts = 0;
+
+        async Task<int> PostAsync(string goal) => await SendAsync(endpoint, api, "/v1/runs", $$$"""{"input":{"goal":"{{{goal}}}"}}""", key, async (caller, _, seed, ct) =>
+        {
+            var run = await service.CreateAsync(caller, new CreateRunRequest($$"""{"goal":"{{goal}}"}""", null, null), host.Engine, seed, ct);
+            if (Interlocked.Increment(ref attempts) == 1)
+            {
+                throw new IOException("The storage client gave up after the write had landed.");
+            }
+
+            return Http.ApiResults.Json(run, 201);
+        });
+
+        Assert.Equal(503, await PostAsync("first"));
+        Assert.Equal(201, await PostAsync("corrected"));
+
+        Assert.Equal(2, (await api.GetAsync("/v1/runs?limit=100")).Json.GetProperty("data").GetArrayLength());
+    }
+
     // --- Idempotency: a key used again after its retention is a new request --------------------------------------------------
 
     [Fact]
