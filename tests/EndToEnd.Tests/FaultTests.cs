@@ -6,8 +6,9 @@ using AgentRuns.EndToEnd.Tests.Support;
 namespace AgentRuns.EndToEnd.Tests;
 
 /// <summary>
-/// Faults, over real HTTP against the local host: storage that goes away for 20 s, and a host killed with runs in every
-/// state. Afterwards every run ends, with a contiguous log, and every accepted answer is applied.
+/// Faults, over real HTTP against the local host: storage that goes away for 20 s, the app's tables alone that go away for
+/// longer than a step's retries (both with an HTTP worker's step in progress), and a host killed with runs in every state.
+/// Afterwards every run ends, with a contiguous log, and every accepted answer is applied.
 /// </summary>
 public sealed class FaultTests
 {
@@ -24,30 +25,53 @@ public sealed class FaultTests
         ["Repair__ExpiryGraceSeconds"] = "5",
     };
 
+    /// <remarks>
+    /// An HTTP worker's first step is held until storage has stopped: its answer arrives when the step cannot store it, so the
+    /// step fails for want of storage. The worker must be asked again for the same step, with the same idempotency key, once
+    /// storage is back. Here the Durable engine's storage goes too, so the step's retries themselves wait for storage: this holds
+    /// even without the step's outage wait (b305d01); the test below, where only the tables go, is the one that needs it.
+    /// </remarks>
     [Fact]
     public async Task StorageDownFor20Seconds_Is503WithRetryAfter_AndAfterwardsEveryRunEnds_WithEveryAnswerApplied()
     {
         await using var storage = await AzuriteProcess.StartNewAsync();
+        await using var workers = await FakeWorkers.StartAsync();
         var settings = LocalHostSettings.Fresh() with { StorageConnectionString = storage.ConnectionString, Settings = FastRepair };
         await using var host = await LocalHostProcess.StartAsync(settings);
         var http = host.Http;
 
+        var storageDown = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var worker = await RegisterWorkerAsync(http, workers, async (_, n, aborted) =>
+        {
+            if (n == 0)
+            {
+                await storageDown.Task.WaitAsync(aborted); // answered only once storage is gone
+            }
+
+            return (200, """{"type":"finish","output":{"through_the_outage":true}}""");
+        });
+
         var waiting = await CreateAsync(http, Approval, 3);
         var answered = await CreateAsync(http, Approval, 2);
         var working = await CreateAsync(http, LongWork, 2);
+        var workerRun = await http.CreateRunAsync($$"""{"input":{"goal":"g"},"agent":"worker:{{worker}}"}""");
         foreach (var runId in waiting.Concat(answered))
         {
             await http.WaitForStatusAsync(runId, "awaiting_input");
         }
 
-        var streams = waiting.Concat(answered).Concat(working)
+        var streams = waiting.Concat(answered).Concat(working).Append(workerRun)
             .ToDictionary(id => id, id => ResumingStream.FollowAsync(NewClient(host), id, TimeSpan.FromMinutes(4)));
         foreach (var runId in answered)
         {
             Assert.Equal(HttpStatusCode.Accepted, (await http.SendAsync(HttpMethod.Post, $"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
         }
 
+        await Eventually.GetAsync(
+            () => Task.FromResult(workers.ReceivedAt(worker)), c => c.Count > 0, TimeSpan.FromSeconds(30), $"the worker's first step of {workerRun}");
         await storage.StopAsync();
+        var stoppedAt = DateTimeOffset.UtcNow;
+        storageDown.SetResult();
         var outage = Stopwatch.StartNew();
         var probes = 0;
         while (outage.Elapsed < TimeSpan.FromSeconds(20))
@@ -82,6 +106,7 @@ public sealed class FaultTests
         }
 
         await storage.StartAsync();
+        var restartedAt = DateTimeOffset.UtcNow;
 
         // Back: every waiting run is answered (a client retries its 503s), and every run ends.
         foreach (var runId in waiting)
@@ -105,6 +130,59 @@ public sealed class FaultTests
         }
 
         Assert.True(probes >= 6, $"only {probes} probes during the outage");
+
+        // The worker's step, caught by the outage, was asked again once storage was back: the same step, the same key.
+        var workerEvents = await WaitForEndAsync(http, workerRun, TimeSpan.FromSeconds(120));
+        Assert.True(Type(workerEvents[^1]) == "run.worker.succeeded", $"{workerRun} ended {workerEvents[^1]}");
+        Assert.True((await http.SendAsync(HttpMethod.Get, $"/v1/runs/{workerRun}")).Json.GetProperty("output").GetProperty("through_the_outage").GetBoolean());
+        Assert.Equal(workerEvents.Select(e => e.GetProperty("seq").GetInt64()), (await streams[workerRun]).Events.Select(e => e.GetProperty("seq").GetInt64()));
+        AssertAskedAgainWithTheSameKey(workers.ReceivedAt(worker), workerRun, stoppedAt, restartedAt);
+    }
+
+    /// <remarks>
+    /// The app's tables on an Azurite of the test's own, the Durable engine on the shared one: only the tables go away, so the
+    /// engine goes on retrying the worker's step (5 attempts, about 15 s) while the step can neither store the worker's answer
+    /// nor read anything. In the outage above the engine stops too and retries only once storage is back; here the step spends
+    /// its retries within the outage, and the run must wait the rest out instead of ending with <c>agent_error</c>.
+    /// </remarks>
+    [Fact]
+    public async Task TheTablesDown_WhileTheEngineRuns_AWorkerStepSpendsItsRetries_AndTheRunWaitsItOut_AskingTheWorkerAgainWithTheSameKey()
+    {
+        await using var tables = await AzuriteProcess.StartNewAsync();
+        await using var workers = await FakeWorkers.StartAsync();
+        var settings = LocalHostSettings.Fresh() with { Settings = new Dictionary<string, string> { ["RunStorage__ConnectionString"] = tables.ConnectionString } };
+        await using var host = await LocalHostProcess.StartAsync(settings);
+        var http = host.Http;
+
+        var tablesDown = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var worker = await RegisterWorkerAsync(http, workers, async (_, n, aborted) =>
+        {
+            if (n == 0)
+            {
+                await tablesDown.Task.WaitAsync(aborted); // answered only once the tables are gone
+            }
+
+            return (200, """{"type":"finish","output":{"through_the_outage":true}}""");
+        });
+        var runId = await http.CreateRunAsync($$"""{"input":{"goal":"g"},"agent":"worker:{{worker}}"}""");
+        var stream = ResumingStream.FollowAsync(NewClient(host), runId, TimeSpan.FromMinutes(4));
+        await Eventually.GetAsync(
+            () => Task.FromResult(workers.ReceivedAt(worker)), c => c.Count > 0, TimeSpan.FromSeconds(30), $"the worker's first step of {runId}");
+
+        await tables.StopAsync();
+        var stoppedAt = DateTimeOffset.UtcNow;
+        tablesDown.SetResult();
+
+        // The step's five attempts have all failed (the Durable history is on the shared Azurite, which stays up).
+        await DurableHistory.WaitForFailedTasksAsync(settings.HubName, runId, 5, TimeSpan.FromSeconds(90));
+        await tables.StartAsync();
+        var restartedAt = DateTimeOffset.UtcNow;
+
+        var events = await WaitForEndAsync(http, runId, TimeSpan.FromSeconds(120));
+        Assert.True(Type(events[^1]) == "run.worker.succeeded", $"{runId} ended {events[^1]}");
+        Assert.True((await http.SendAsync(HttpMethod.Get, $"/v1/runs/{runId}")).Json.GetProperty("output").GetProperty("through_the_outage").GetBoolean());
+        Assert.Equal(events.Select(e => e.GetProperty("seq").GetInt64()), (await stream).Events.Select(e => e.GetProperty("seq").GetInt64()));
+        AssertAskedAgainWithTheSameKey(workers.ReceivedAt(worker), runId, stoppedAt, restartedAt);
     }
 
     [Fact]
@@ -157,6 +235,29 @@ public sealed class FaultTests
     }
 
     private static HttpClient NewClient(LocalHostProcess host) => host.CreateClient(Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// The worker got step 0 once before storage stopped (held: the attempt did not time out) and again after it was back, every
+    /// call with the step's one idempotency key (<c>webhook-id</c>).
+    /// </summary>
+    private static void AssertAskedAgainWithTheSameKey(IReadOnlyList<ReceivedStep> calls, string runId, DateTimeOffset stoppedAt, DateTimeOffset restartedAt)
+    {
+        var before = calls.Count(c => c.At < stoppedAt);
+        Assert.True(before == 1, $"{before} calls before storage stopped: the held one timed out?");
+        Assert.Contains(calls, c => c.At > restartedAt);
+        Assert.All(calls, c => Assert.Equal(0, c.StepIndex));
+        Assert.Equal(new[] { $"step_{runId["run_".Length..]}_0" }, calls.Select(c => c.Id).Distinct());
+    }
+
+    /// <summary>Registers a worker in the test process (the local host allows loopback URLs), behaving as given; its name is its path.</summary>
+    private static async Task<string> RegisterWorkerAsync(HttpClient http, FakeWorkers workers, WorkerBehaviour behaviour)
+    {
+        var name = "fake-" + Guid.NewGuid().ToString("N")[..10];
+        var created = await http.SendAsync(HttpMethod.Post, "/v1/workers", $$"""{"name":"{{name}}","url":"{{workers.Url(name)}}"}""");
+        Assert.True(created.Status == HttpStatusCode.Created, created.ToString());
+        workers.Behave(name, created.Json.GetProperty("secret").GetString()!, behaviour);
+        return name;
+    }
 
     private static async Task<List<string>> CreateAsync(HttpClient http, string body, int count)
     {

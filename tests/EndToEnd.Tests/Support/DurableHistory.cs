@@ -22,6 +22,11 @@ public static class DurableHistory
             TimeSpan.FromSeconds(30),
             $"{instanceId} to checkpoint its wait");
 
+    /// <summary>Waits until the orchestration's history holds at least <paramref name="count"/> failed activities (each attempt of a retried one counts).</summary>
+    public static Task WaitForFailedTasksAsync(string hubName, string instanceId, int count, TimeSpan timeout) =>
+        Eventually.GetAsync(
+            () => EventTypesAsync(hubName, instanceId), types => Count(types, "TaskFailed") >= count, timeout, $"{count} failed activities of {instanceId}");
+
     private static async Task<List<string>> EventTypesAsync(string hubName, string instanceId)
     {
         var table = new TableClient(Azurite.ConnectionString, hubName + "History");
