@@ -204,6 +204,9 @@ public sealed class OperatorConsoleTests(ConsoleFixture fixture) : IClassFixture
         await session.RunAsync(nameof(ACancelReasonThatLooksLikeHtml_IsShownAsText_AtPhoneWidth), async page =>
         {
             await session.SignInAsync($"#/runs/{runId}");
+            // Once it waits: the request's card, shown when it starts to, pushes the cancel control down the page, and a click
+            // made while it moves can land beside it (failed once on CI: the confirmation never opened).
+            await Expect(page.Locator(".run-status")).ToHaveTextAsync("awaiting_input");
             var cancel = page.Locator("section.cancel");
             await cancel.GetByLabel("Reason (optional)").FillAsync(reason);
             await cancel.GetByRole(AriaRole.Button, new() { Name = "Cancel run", Exact = true }).ClickAsync();
