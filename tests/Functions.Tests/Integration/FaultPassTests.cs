@@ -253,27 +253,11 @@ public sealed class FaultPassTests
     {
         // The create's write landed, then the storage client failed (its response lost, its retries refused): the request
         // answers 503 and gives its key back. The client retries with the key, as it should after a 503.
-        var host = await RunsTestHost.GetAsync();
-        var api = await host.NewTenantAsync();
-        var endpoint = host.Services.GetRequiredService<Http.ApiEndpoint>();
-        var service = host.Services.GetRequiredService<RunService>();
-        var key = Guid.NewGuid().ToString();
-        const string Body = """{"input":{"goal":"g","plan":[{"type":"approval"}]}}""";
-        var attempts = 0;
+        var (api, post) = await CreatesThatFailOnceAfterTheirWriteAsync();
+        const string Input = """{"goal":"g","plan":[{"type":"approval"}]}""";
 
-        async Task<int> PostAsync() => await SendAsync(endpoint, api, "/v1/runs", Body, key, async (caller, _, seed, ct) =>
-        {
-            var run = await service.CreateAsync(caller, new CreateRunRequest("""{"goal":"g","plan":[{"type":"approval"}]}""", null, null), host.Engine, seed, ct);
-            if (Interlocked.Increment(ref attempts) == 1)
-            {
-                throw new IOException("The storage client gave up after the write had landed.");
-            }
-
-            return Http.ApiResults.Json(run, 201);
-        });
-
-        Assert.Equal(503, await PostAsync());
-        Assert.Equal(201, await PostAsync());
+        Assert.Equal(503, await post(Input));
+        Assert.Equal(201, await post(Input));
 
         Assert.Equal(1, (await api.GetAsync("/v1/runs?limit=100")).Json.GetProperty("data").GetArrayLength());
     }
@@ -283,6 +267,20 @@ public sealed class FaultPassTests
     {
         // As above, but the client corrects its request before it sends it again with the key: that is a new request, with a
         // claim time (and so a run id) of its own, not the failed attempt's run answered for another body.
+        var (api, post) = await CreatesThatFailOnceAfterTheirWriteAsync();
+
+        Assert.Equal(503, await post("""{"goal":"first"}"""));
+        Assert.Equal(201, await post("""{"goal":"corrected"}"""));
+
+        Assert.Equal(2, (await api.GetAsync("/v1/runs?limit=100")).Json.GetProperty("data").GetArrayLength());
+    }
+
+    /// <summary>
+    /// Creates of a new tenant's runs under one idempotency key, through the API endpoint, whose first attempt writes its run and
+    /// then fails as a storage client that gave up on a lost response does (503, the key given back).
+    /// </summary>
+    private static async Task<(ApiClient Api, Func<string, Task<int>> Post)> CreatesThatFailOnceAfterTheirWriteAsync()
+    {
         var host = await RunsTestHost.GetAsync();
         var api = await host.NewTenantAsync();
         var endpoint = host.Services.GetRequiredService<Http.ApiEndpoint>();
@@ -290,9 +288,9 @@ public sealed class FaultPassTests
         var key = Guid.NewGuid().ToString();
         var attempts = 0;
 
-        async Task<int> PostAsync(string goal) => await SendAsync(endpoint, api, "/v1/runs", $$$"""{"input":{"goal":"{{{goal}}}"}}""", key, async (caller, _, seed, ct) =>
+        Task<int> PostAsync(string inputJson) => SendAsync(endpoint, api, "/v1/runs", "{\"input\":" + inputJson + "}", key, async (caller, _, seed, ct) =>
         {
-            var run = await service.CreateAsync(caller, new CreateRunRequest($$"""{"goal":"{{goal}}"}""", null, null), host.Engine, seed, ct);
+            var run = await service.CreateAsync(caller, new CreateRunRequest(inputJson, null, null), host.Engine, seed, ct);
             if (Interlocked.Increment(ref attempts) == 1)
             {
                 throw new IOException("The storage client gave up after the write had landed.");
@@ -301,10 +299,7 @@ public sealed class FaultPassTests
             return Http.ApiResults.Json(run, 201);
         });
 
-        Assert.Equal(503, await PostAsync("first"));
-        Assert.Equal(201, await PostAsync("corrected"));
-
-        Assert.Equal(2, (await api.GetAsync("/v1/runs?limit=100")).Json.GetProperty("data").GetArrayLength());
+        return (api, PostAsync);
     }
 
     // --- Idempotency: a key used again after its retention is a new request --------------------------------------------------
