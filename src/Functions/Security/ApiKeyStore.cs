@@ -35,8 +35,22 @@ public sealed partial class ApiKeyStore(RunTables tables, TimeProvider time)
         ValidateTenant(tenantId);
         var key = Prefix + Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
         var hash = Hash(key);
-        await _keys.AddEntityAsync(
-            new ApiKeyEntity { RowKey = hash, TenantId = tenantId, Name = name, CreatedAt = time.GetUtcNow() }, cancellationToken);
+        try
+        {
+            await _keys.AddEntityAsync(
+                new ApiKeyEntity { RowKey = hash, TenantId = tenantId, Name = name, CreatedAt = time.GetUtcNow() }, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+        {
+            // 256 fresh random bits do not collide: the row there is this insert, which landed while its response was lost and
+            // the storage client sent it again. Check it all the same before handing out the key.
+            var stored = await _keys.GetEntityAsync<ApiKeyEntity>(ApiKeyEntity.Partition, hash, cancellationToken: cancellationToken);
+            if (stored.Value.TenantId != tenantId || stored.Value.Name != name)
+            {
+                throw;
+            }
+        }
+
         return new MintedKey(key, hash, KeyIdFor(hash), tenantId, name);
     }
 

@@ -1,6 +1,7 @@
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Idempotency;
 using AgentRuns.Functions.Runs;
+using AgentRuns.Functions.Security;
 using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Tests.Support;
 using AgentRuns.Functions.Webhooks;
@@ -129,6 +130,23 @@ public sealed class FaultPassTests
     }
 
     // --- A write that lands while its response is lost (the storage client sends it again) -----------------------------------
+
+    [Fact]
+    public async Task AKeyMint_WhoseInsertLandedButWhoseResponseWasLost_HandsOutTheKey_NotAConflict()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var loss = new LoseResponse(host.TablePrefix + "Keys");
+        var keys = new ApiKeyStore(host.TablesWith(loss), TimeProvider.System);
+        var tenant = "tenant-" + Guid.NewGuid().ToString("N")[..12];
+        loss.LoseNext(HttpMethod: "POST");
+
+        var minted = await keys.MintAsync(tenant, "ops on call");
+
+        Assert.Equal(1, loss.Lost);
+        var caller = await host.Keys.FindAsync(minted.Key);
+        Assert.NotNull(caller);
+        Assert.Equal(tenant, caller.TenantId);
+    }
 
     [Fact]
     public async Task ADeleteOfAWebhook_WhoseWriteLandedButWhoseResponseWasLost_IsDeleted_NotNotFound()
