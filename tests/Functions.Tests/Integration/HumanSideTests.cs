@@ -400,6 +400,29 @@ public sealed class HumanSideTests
         Assert.DoesNotContain("run.input_extended", Types(await api.EventsAsync(runId)));
     }
 
+    [Fact]
+    public async Task TheFiftyFirstExtendOfARequest_Is409ExtendLimitReached_AndLeavesTheDeadlineAlone()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var runId = await api.CreateRunAsync(Plan("""{"type":"approval","timeout_seconds":600}"""));
+        var pending = (await api.WaitForStatusAsync(runId, "awaiting_input")).GetProperty("pending_input");
+        var extend = $"/v1/runs/{runId}/requests/{pending.GetProperty("request_id").GetString()}/extend";
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal(200, (await api.PostAsync(extend, """{"extend_by_seconds":1}""")).Status);
+        }
+
+        var refused = await api.PostAsync(extend, """{"extend_by_seconds":1}""");
+
+        Assert.Equal((409, "extend_limit_reached"), (refused.Status, refused.ReasonCode));
+        var run = (await api.GetAsync($"/v1/runs/{runId}")).Json;
+        Assert.Equal(
+            DateTimeOffset.Parse(pending.GetProperty("expires_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture).AddSeconds(50),
+            DateTimeOffset.Parse(run.GetProperty("pending_input").GetProperty("expires_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(50, (await api.EventsAsync(runId)).Count(e => Type(e) == "run.input_extended"));
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
+    }
+
     [Theory]
     [InlineData("not-a-uuid", 400, "invalid_request")]
     [InlineData("00000000-0000-0000-0000-000000000000", 409, "run_not_awaiting_input")]
