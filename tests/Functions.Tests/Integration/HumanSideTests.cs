@@ -314,6 +314,10 @@ public sealed class HumanSideTests
         ["""{"enum":"a"}"""],
         ["""{"allOf":{}}"""],
         ["{\"type\":\"object\",\"description\":\"" + new string('x', 17_000) + "\"}"],
+        ["""{"type":"object","properties":{"x":{"$ref":"#/properties/x"}}}"""],
+        ["""{"type":"object","if":{"required":["x"]},"then":{"$ref":"https://evil.example/s.json"}}"""],
+        ["""{"type":"object","properties":{"x":{"$ref":"#/$defs/missing"}}}"""],
+        ["""{"type":"object","properties":{"x":{"enum":[1e400]}}}"""],
     ];
 
     [Theory]
@@ -362,6 +366,21 @@ public sealed class HumanSideTests
         Assert.True(answer.ReasonCode is "invalid_signal_payload" or "invalid_request", answer.ToString());
         Assert.Equal(before.Count, (await api.EventsAsync(runId)).Count);
         Assert.Equal("awaiting_input", (await api.GetAsync($"/v1/runs/{runId}")).Json.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task AnAnswerWithANumberTheValidatorCannotCompare_Is422WithItsPointer_NotA500()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var runId = await api.CreateRunAsync(Plan("""{"type":"data","response_schema":{"type":"object","properties":{"n":{"enum":[1,2,3]}}}}"""));
+        await api.WaitForStatusAsync(runId, "awaiting_input");
+        var before = await api.EventsAsync(runId);
+
+        var answer = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"submit_input","payload":{"n":1e30}}""");
+
+        Assert.Equal((422, "invalid_signal_payload"), (answer.Status, answer.ReasonCode));
+        Assert.Equal(["/n"], answer.Json.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("pointer").GetString()));
+        Assert.Equal(before.Count, (await api.EventsAsync(runId)).Count);
     }
 
     public static IEnumerable<object[]> HostileExtensions() =>
