@@ -65,6 +65,9 @@ public sealed class ApiException(int status, string reasonCode, string title, st
     public static ApiException RunNotAwaitingInput(string detail) =>
         new(409, ReasonCodes.RunNotAwaitingInput, "Run not awaiting input", detail);
 
+    public static ApiException ExtendLimitReached(string detail) =>
+        new(409, ReasonCodes.ExtendLimitReached, "Extend limit reached", detail);
+
     public static ApiException RunNotCancellable(string runId) =>
         new(409, ReasonCodes.RunNotCancellable, "Run not cancellable", $"Run '{runId}' has already ended.");
 
@@ -113,6 +116,7 @@ public static class ReasonCodes
     public const string RunNotFound = "run_not_found";
     public const string RunNotAwaitingInput = "run_not_awaiting_input";
     public const string RunNotCancellable = "run_not_cancellable";
+    public const string ExtendLimitReached = "extend_limit_reached";
     public const string IdempotencyKeyInUse = "idempotency_key_in_use";
     public const string IdempotencyKeyReused = "idempotency_key_reused";
     public const string StorageUnavailable = "storage_unavailable";

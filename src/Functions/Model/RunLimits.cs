@@ -14,6 +14,10 @@ public static class RunLimits
     /// <c>output_too_large</c>.</summary>
     public const int MaxOutputChars = 128 * 1024;
 
+    /// <summary>How many times one request's deadline may be moved. One more is <c>409 extend_limit_reached</c>: every extend
+    /// is remembered in the run's record (so that a retry of any of them is recognised), and the record must stay small.</summary>
+    public const int MaxExtendsPerRequest = 50;
+
     /// <summary>The longest failure reason kept; longer reasons are cut with an ellipsis.</summary>
     public const int MaxReasonChars = 4 * 1024;
 

@@ -138,6 +138,14 @@ public enum ExtendVerdict
 
     /// <summary>The new deadline is not later than now, or further than the longest a run may wait.</summary>
     Invalid,
+
+    /// <summary>The request's deadline was moved <see cref="RunLimits.MaxExtendsPerRequest"/> times already.</summary>
+    LimitReached,
 }
 
-public sealed record ExtendOutcome(ExtendVerdict Verdict, DateTimeOffset? PreviousExpiresAt = null, DateTimeOffset? ExpiresAt = null, string? Detail = null);
+/// <param name="PreviousExpiresAt">The deadline this extend moved from.</param>
+/// <param name="ExpiresAt">The deadline this extend moved to.</param>
+/// <param name="PendingExpiresAt">The request's deadline now, while it is still pending (what the orchestration is told); null once
+/// it is not (the retry of an extend that landed before the request was answered or closed).</param>
+public sealed record ExtendOutcome(
+    ExtendVerdict Verdict, DateTimeOffset? PreviousExpiresAt = null, DateTimeOffset? ExpiresAt = null, string? Detail = null, DateTimeOffset? PendingExpiresAt = null);

@@ -54,18 +54,60 @@ public sealed record RunRecord
     public string? CancelAttempt { get; init; }
 
     /// <summary>
-    /// The last extend that moved the pending request's deadline, and the deadline it moved from: a retry of that extend
-    /// (its write landed, its answer was lost) is told what it did instead of extending again.
+    /// Every extend that moved the deadline of the run's latest request (kept until the next request opens): a retry of any of
+    /// them (its write landed, its answer was lost), whatever landed since, is told what it did instead of extending again.
     /// </summary>
-    public string? ExtendAttempt { get; init; }
-
-    public DateTimeOffset? ExtendedFrom { get; init; }
+    public ExtendLog? Extends { get; init; }
 
     /// <summary>The key of the pending request's row in the tenant's inbox, when it has one (kept by the run store).</summary>
     public string? InboxKey { get; init; }
 
     public bool IsTerminal => RunStatus.IsTerminal(Status);
 }
+
+/// <summary>
+/// The extends that moved one request's deadline, in order, each named by a hash of its attempt (<see cref="Hash"/>): at most
+/// <see cref="RunLimits.MaxExtendsPerRequest"/>, so the record stays small whatever a client does.
+/// </summary>
+public sealed record ExtendLog(string RequestId, IReadOnlyList<ExtendMark> Marks)
+{
+    /// <summary>The mark of an extend whose attempt is not known (it can never be recognised, but it counts).</summary>
+    public const string Unnamed = "-";
+
+    /// <summary>An attempt's name as the record keeps it: 16 characters, whatever the attempt's length.</summary>
+    public static string Hash(string attempt)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        var digest = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(attempt));
+        return Convert.ToBase64String(digest, 0, 12).Replace('+', '-').Replace('/', '_');
+    }
+
+    /// <summary>What the extend named <paramref name="attempt"/> did to <paramref name="requestId"/>, if it landed.</summary>
+    public ExtendMark? Find(string requestId, string? attempt)
+    {
+        if (attempt is null || !string.Equals(RequestId, requestId, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var hash = Hash(attempt);
+        return Marks.FirstOrDefault(m => string.Equals(m.Attempt, hash, StringComparison.Ordinal));
+    }
+
+    /// <summary>The marks as stored: <c>hash,from ticks,to ticks</c>, separated by <c>;</c>.</summary>
+    public string MarksText() => string.Join(';', Marks.Select(m => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture, $"{m.Attempt},{m.From.UtcTicks},{m.To.UtcTicks}")));
+
+    public static ExtendLog FromText(string requestId, string marks) => new(
+        requestId,
+        [.. marks.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(m => m.Split(',')).Select(m => new ExtendMark(
+            m[0],
+            new DateTimeOffset(long.Parse(m[1], System.Globalization.CultureInfo.InvariantCulture), TimeSpan.Zero),
+            new DateTimeOffset(long.Parse(m[2], System.Globalization.CultureInfo.InvariantCulture), TimeSpan.Zero)))]);
+}
+
+/// <summary>One extend that landed: its attempt's hash, and the deadline it moved from and to.</summary>
+public sealed record ExtendMark(string Attempt, DateTimeOffset From, DateTimeOffset To);
 
 /// <summary>What a run waits for: stored with the run and shown as <c>pending_input</c> and in <c>run.awaiting_input</c>.</summary>
 /// <param name="ResponseSchemaJson">JSON Schema (2020-12) of what the human supplies: a <c>submit_input</c> payload, or the

@@ -140,9 +140,16 @@ public sealed partial class RunService(
                 throw ApiException.RunNotAwaitingInput(outcome.Detail!);
             case ExtendVerdict.Invalid:
                 throw ApiException.InvalidRequest(outcome.Detail!);
+            case ExtendVerdict.LimitReached:
+                throw ApiException.ExtendLimitReached(outcome.Detail!);
         }
 
-        await engine.RaiseDeadlineMovedAsync(runId, new DeadlineMovedEvent(requestId, outcome.ExpiresAt!.Value));
+        // Raised again for a retry too (if the first raise was lost, this one delivers it), with the deadline as it is now.
+        if (outcome.PendingExpiresAt is { } current)
+        {
+            await engine.RaiseDeadlineMovedAsync(runId, new DeadlineMovedEvent(requestId, current));
+        }
+
         return new RequestExtended("request.extension", runId, requestId, outcome.ExpiresAt!.Value, outcome.PreviousExpiresAt!.Value);
     }
 

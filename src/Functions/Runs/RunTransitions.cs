@@ -83,7 +83,7 @@ public static class RunTransitions
             case RunWriteKind.OpenRequest:
                 var request = write.Request ?? throw new ArgumentException("An OpenRequest write needs its request.", nameof(write));
                 return Change(
-                    WriteOutcome.Applied, run, next with { Status = RunStatus.AwaitingInput, Pending = request, RemindersSent = [] }, now,
+                    WriteOutcome.Applied, run, next with { Status = RunStatus.AwaitingInput, Pending = request, RemindersSent = [], Extends = null }, now,
                     RunEventValues.AwaitingInput(request, write.RequestRedacted));
 
             case RunWriteKind.Complete:
@@ -209,7 +209,9 @@ public static class RunTransitions
     /// <summary>
     /// Moves the deadline of the pending request. Decided by the same record and clock as the deadline itself: a request whose
     /// deadline has passed cannot be extended, so of an extension and a timeout exactly one wins. The reminders start over
-    /// from the new deadline.
+    /// from the new deadline. <paramref name="attempt"/> names this extend: every extend that moved the request's deadline is
+    /// remembered (<see cref="RunRecord.Extends"/>), so the same attempt sent again is told what it did, whatever landed since;
+    /// that is why a request's deadline moves at most <see cref="RunLimits.MaxExtendsPerRequest"/> times.
     /// </summary>
     public static RunTransition<ExtendOutcome> Extend(
         RunRecord? run, string requestId, ExtendRequest request, TimeSpan longestWait, Actor? actor, DateTimeOffset now, string? attempt = null)
@@ -220,14 +222,18 @@ public static class RunTransitions
             return new(new ExtendOutcome(ExtendVerdict.NotFound));
         }
 
-        if (run.Status != RunStatus.AwaitingInput || run.Pending is not { } pending || !string.Equals(pending.RequestId, requestId, StringComparison.Ordinal))
+        var waiting = run.Status == RunStatus.AwaitingInput && run.Pending is { } p && string.Equals(p.RequestId, requestId, StringComparison.Ordinal)
+            ? run.Pending
+            : null;
+        if (run.Extends?.Find(requestId, attempt) is { } landed)
         {
-            return new(new ExtendOutcome(ExtendVerdict.NotAwaitingInput, Detail: $"Run '{run.RunId}' is not awaiting input for request '{requestId}'."));
+            // This extend landed already (its answer was lost): say what it did, even if the request was answered since.
+            return new(new ExtendOutcome(ExtendVerdict.Extended, landed.From, landed.To, PendingExpiresAt: waiting?.ExpiresAt));
         }
 
-        if (attempt is not null && string.Equals(run.ExtendAttempt, attempt, StringComparison.Ordinal) && run.ExtendedFrom is { } from)
+        if (waiting is not { } pending)
         {
-            return new(new ExtendOutcome(ExtendVerdict.Extended, from, pending.ExpiresAt)); // this extend landed already: say what it did
+            return new(new ExtendOutcome(ExtendVerdict.NotAwaitingInput, Detail: $"Run '{run.RunId}' is not awaiting input for request '{requestId}'."));
         }
 
         if (now >= pending.ExpiresAt)
@@ -254,13 +260,21 @@ public static class RunTransitions
 
         if (expiresAt == pending.ExpiresAt)
         {
-            return new(new ExtendOutcome(ExtendVerdict.Extended, pending.ExpiresAt, expiresAt)); // already there: nothing to write
+            return new(new ExtendOutcome(ExtendVerdict.Extended, pending.ExpiresAt, expiresAt, PendingExpiresAt: expiresAt)); // already there: nothing to write
         }
 
-        var moved = pending with { ExpiresAt = expiresAt };
+        IReadOnlyList<ExtendMark> marks = run.Extends is { } log && string.Equals(log.RequestId, requestId, StringComparison.Ordinal) ? log.Marks : [];
+        if (marks.Count >= RunLimits.MaxExtendsPerRequest)
+        {
+            return new(new ExtendOutcome(
+                ExtendVerdict.LimitReached,
+                Detail: $"The deadline of request '{requestId}' was moved {marks.Count} times, the most a request allows; it stays {ApiJson.FormatTimestamp(pending.ExpiresAt)}."));
+        }
+
+        var mark = new ExtendMark(attempt is null ? ExtendLog.Unnamed : ExtendLog.Hash(attempt), pending.ExpiresAt, expiresAt);
         return Change(
-            new ExtendOutcome(ExtendVerdict.Extended, pending.ExpiresAt, expiresAt), run,
-            run with { Pending = moved, RemindersSent = [], ExtendAttempt = attempt, ExtendedFrom = attempt is null ? null : pending.ExpiresAt }, now,
+            new ExtendOutcome(ExtendVerdict.Extended, pending.ExpiresAt, expiresAt, PendingExpiresAt: expiresAt), run,
+            run with { Pending = pending with { ExpiresAt = expiresAt }, RemindersSent = [], Extends = new ExtendLog(requestId, [.. marks, mark]) }, now,
             RunEventValues.InputExtended(requestId, expiresAt, pending.ExpiresAt, actor));
     }
 

@@ -54,6 +54,17 @@ public static class ResponseSchemas
                 return $"response_schema must be JSON Schema 2020-12 ('$schema' may only be '{DialectId}', not '{other}').";
             }
 
+            if (SchemaReferences.Refuse(document.RootElement) is { } badReference)
+            {
+                return $"response_schema is not a valid JSON Schema: {badReference}";
+            }
+
+            if (UncomparableConstant(document.RootElement) is { } constant)
+            {
+                return $"response_schema has a number in 'const' or 'enum' ({Short(constant)}) outside the range the validator compares "
+                    + "(at most 28 significant digits, magnitude below 7.9e28).";
+            }
+
             // Evaluating once resolves every reference: one that points outside the schema fails here, not at the first answer.
             _ = Build(schemaJson).Evaluate(document.RootElement);
             return null;
@@ -80,6 +91,19 @@ public static class ResponseSchemas
         catch (RegexMatchTimeoutException)
         {
             return [new ProblemError("", "A pattern of the response schema took too long to match.")];
+        }
+        catch (FormatException)
+        {
+            // The validator compares numbers ('const', 'enum', 'uniqueItems') as decimals: a number outside their range throws.
+            var numbers = Uncomparable(instance.RootElement, "").Take(50).ToList();
+            return numbers.Count > 0
+                ? numbers.Select(pointer => new ProblemError(pointer, "The number is too large or too precise to check (at most 28 significant digits, magnitude below 7.9e28).")).ToList()
+                : [new ProblemError("", "The response_schema has a number that cannot be compared.")];
+        }
+        catch (Exception ex) when (ex is RefResolutionException or JsonSchemaException)
+        {
+            // A schema stored before references were checked at definition: the answer is refused, never a 500.
+            return [new ProblemError("", $"The request's response_schema cannot be applied: {Short(ex.Message)}")];
         }
 
         if (results.IsValid)
@@ -146,6 +170,65 @@ public static class ResponseSchemas
                 return element.EnumerateArray().Select(OtherDialect).FirstOrDefault(found => found is not null);
             default:
                 return null;
+        }
+    }
+
+    /// <summary>A number under a <c>const</c> or <c>enum</c> that the validator cannot compare, or null.</summary>
+    private static string? UncomparableConstant(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var member in element.EnumerateObject())
+                {
+                    var found = member.Name is "const" or "enum"
+                        ? Uncomparable(member.Value, "").Select(_ => member.Value.GetRawText()).FirstOrDefault()
+                        : UncomparableConstant(member.Value);
+                    if (found is not null)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            case JsonValueKind.Array:
+                return element.EnumerateArray().Select(UncomparableConstant).FirstOrDefault(found => found is not null);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The JSON pointers of the numbers in <paramref name="element"/> that do not fit a decimal.</summary>
+    private static IEnumerable<string> Uncomparable(JsonElement element, string pointer)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Number when !element.TryGetDecimal(out _):
+                yield return pointer;
+                break;
+            case JsonValueKind.Object:
+                foreach (var member in element.EnumerateObject())
+                {
+                    foreach (var found in Uncomparable(member.Value, pointer + "/" + member.Name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)))
+                    {
+                        yield return found;
+                    }
+                }
+
+                break;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    foreach (var found in Uncomparable(item, pointer + "/" + index.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                    {
+                        yield return found;
+                    }
+
+                    index++;
+                }
+
+                break;
         }
     }
 

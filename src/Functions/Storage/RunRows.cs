@@ -81,8 +81,8 @@ public static class RunRows
             ["RemindersSent"] = string.Join(',', run.RemindersSent.Select(r => r.ToString(CultureInfo.InvariantCulture))),
             ["InboxKey"] = run.InboxKey,
             ["CancelAttempt"] = run.CancelAttempt,
-            ["ExtendAttempt"] = run.ExtendAttempt,
-            ["ExtendedFrom"] = run.ExtendedFrom,
+            ["ExtendsRequestId"] = run.Extends?.RequestId,
+            ["Extends"] = run.Extends?.MarksText(),
         };
         LargeText.Write(entity, "InputJson", run.InputJson);
         LargeText.Write(entity, "MetadataJson", run.MetadataJson);
@@ -127,9 +127,26 @@ public static class RunRows
                 : [],
             InboxKey = entity.GetString("InboxKey"),
             CancelAttempt = entity.GetString("CancelAttempt"),
-            ExtendAttempt = entity.GetString("ExtendAttempt"),
-            ExtendedFrom = entity.GetDateTimeOffset("ExtendedFrom"),
+            Extends = ReadExtends(entity),
         };
+    }
+
+    /// <summary>
+    /// The extends of the run's latest request. A row written before every extend was kept has the last one only
+    /// (<c>ExtendAttempt</c>, <c>ExtendedFrom</c>): it moved the pending request's deadline to where it is, so it reads as that
+    /// request's one known extend; the row's next write stores it the new way.
+    /// </summary>
+    private static ExtendLog? ReadExtends(TableEntity entity)
+    {
+        if (entity.GetString("ExtendsRequestId") is { } requestId)
+        {
+            return ExtendLog.FromText(requestId, entity.GetString("Extends") ?? "");
+        }
+
+        return entity.GetString("ExtendAttempt") is { } attempt && entity.GetDateTimeOffset("ExtendedFrom") is { } from
+               && LargeText.Read(entity, "PendingJson") is { } pending && PendingRequest.FromJson(pending) is var request
+            ? new ExtendLog(request.RequestId, [new ExtendMark(ExtendLog.Hash(attempt), from, request.ExpiresAt)])
+            : null;
     }
 
     public static TableEntity ToEntity(string tenantId, string runId, RunEvent e)

@@ -267,6 +267,33 @@ public sealed class FaultPassTests
     }
 
     [Fact]
+    public async Task ARetriedExtend_WhoseFirstAttemptDiedBeforeStoringItsResponse_IsNotAppliedAgain_AfterAnotherExtendLanded()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = host.Api;
+        var runId = await api.CreateRunAsync(Plan("""{"type":"approval","timeout_seconds":600}"""));
+        var pending = (await api.WaitForStatusAsync(runId, "awaiting_input")).GetProperty("pending_input");
+        var path = $"/v1/runs/{runId}/requests/{pending.GetProperty("request_id").GetString()}/extend";
+        var deadline = At(pending.GetProperty("expires_at"));
+        var key = new Dictionary<string, string> { ["Idempotency-Key"] = Guid.NewGuid().ToString() };
+        var first = await api.PostAsync(path, """{"extend_by_seconds":30}""", key);
+        Assert.Equal(200, first.Status);
+
+        // The process died after the extend landed and before its response was stored; meanwhile someone else extended too.
+        await LoseStoredResponseAsync(host, api.TenantId, path, key["Idempotency-Key"]);
+        Assert.Equal(200, (await api.PostAsync(path, """{"extend_by_seconds":10}""")).Status);
+
+        var retry = await api.PostAsync(path, """{"extend_by_seconds":30}""", key);
+
+        Assert.True(retry.Status == 200, retry.ToString());
+        Assert.Equal(first.Body, retry.Body);
+        Assert.Equal(deadline.AddSeconds(40), At((await api.GetAsync($"/v1/runs/{runId}")).Json.GetProperty("pending_input").GetProperty("expires_at")));
+        Assert.Equal(2, (await api.EventsAsync(runId)).Count(e => Type(e) == "run.input_extended"));
+
+        static DateTimeOffset At(System.Text.Json.JsonElement e) => DateTimeOffset.Parse(e.GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task ACreateThatFailedAfterItsRunWasWritten_IsRetriedWithItsKey_AndMakesNoSecondRun()
     {
         // The create's write landed, then the storage client failed (its response lost, its retries refused): the request

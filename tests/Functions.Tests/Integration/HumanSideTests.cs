@@ -314,6 +314,10 @@ public sealed class HumanSideTests
         ["""{"enum":"a"}"""],
         ["""{"allOf":{}}"""],
         ["{\"type\":\"object\",\"description\":\"" + new string('x', 17_000) + "\"}"],
+        ["""{"type":"object","properties":{"x":{"$ref":"#/properties/x"}}}"""],
+        ["""{"type":"object","if":{"required":["x"]},"then":{"$ref":"https://evil.example/s.json"}}"""],
+        ["""{"type":"object","properties":{"x":{"$ref":"#/$defs/missing"}}}"""],
+        ["""{"type":"object","properties":{"x":{"enum":[1e400]}}}"""],
     ];
 
     [Theory]
@@ -364,6 +368,21 @@ public sealed class HumanSideTests
         Assert.Equal("awaiting_input", (await api.GetAsync($"/v1/runs/{runId}")).Json.GetProperty("status").GetString());
     }
 
+    [Fact]
+    public async Task AnAnswerWithANumberTheValidatorCannotCompare_Is422WithItsPointer_NotA500()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var runId = await api.CreateRunAsync(Plan("""{"type":"data","response_schema":{"type":"object","properties":{"n":{"enum":[1,2,3]}}}}"""));
+        await api.WaitForStatusAsync(runId, "awaiting_input");
+        var before = await api.EventsAsync(runId);
+
+        var answer = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"submit_input","payload":{"n":1e30}}""");
+
+        Assert.Equal((422, "invalid_signal_payload"), (answer.Status, answer.ReasonCode));
+        Assert.Equal(["/n"], answer.Json.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("pointer").GetString()));
+        Assert.Equal(before.Count, (await api.EventsAsync(runId)).Count);
+    }
+
     public static IEnumerable<object[]> HostileExtensions() =>
     [
         ["{}", 400],
@@ -398,6 +417,29 @@ public sealed class HumanSideTests
         var now = (await api.GetAsync($"/v1/runs/{runId}")).Json.GetProperty("pending_input");
         Assert.Equal(pending.GetProperty("expires_at").GetString(), now.GetProperty("expires_at").GetString());
         Assert.DoesNotContain("run.input_extended", Types(await api.EventsAsync(runId)));
+    }
+
+    [Fact]
+    public async Task TheFiftyFirstExtendOfARequest_Is409ExtendLimitReached_AndLeavesTheDeadlineAlone()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var runId = await api.CreateRunAsync(Plan("""{"type":"approval","timeout_seconds":600}"""));
+        var pending = (await api.WaitForStatusAsync(runId, "awaiting_input")).GetProperty("pending_input");
+        var extend = $"/v1/runs/{runId}/requests/{pending.GetProperty("request_id").GetString()}/extend";
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal(200, (await api.PostAsync(extend, """{"extend_by_seconds":1}""")).Status);
+        }
+
+        var refused = await api.PostAsync(extend, """{"extend_by_seconds":1}""");
+
+        Assert.Equal((409, "extend_limit_reached"), (refused.Status, refused.ReasonCode));
+        var run = (await api.GetAsync($"/v1/runs/{runId}")).Json;
+        Assert.Equal(
+            DateTimeOffset.Parse(pending.GetProperty("expires_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture).AddSeconds(50),
+            DateTimeOffset.Parse(run.GetProperty("pending_input").GetProperty("expires_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(50, (await api.EventsAsync(runId)).Count(e => Type(e) == "run.input_extended"));
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
     }
 
     [Theory]

@@ -134,6 +134,76 @@ public sealed class HumanTransitionsTests
     }
 
     [Fact]
+    public void ARetriedExtend_IsRecognised_EvenAfterOtherExtendsOfTheSameRequestLanded()
+    {
+        // "a" landed, its answer was lost; "b" landed; "a" is sent again (same attempt): it must be told what it did, not applied twice.
+        var waiting = Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(60) });
+        var by10 = new ExtendRequest(null, 10);
+
+        var a = RunTransitions.Extend(waiting, "r1", by10, TimeSpan.FromDays(1), Operator, T0, attempt: "a");
+        var b = RunTransitions.Extend(a.Next, "r1", new ExtendRequest(null, 30), TimeSpan.FromDays(1), Operator, T0, attempt: "b");
+        var aAgain = RunTransitions.Extend(b.Next, "r1", by10, TimeSpan.FromDays(1), Operator, T0.AddSeconds(1), attempt: "a");
+
+        Assert.False(aAgain.Writes);
+        Assert.Equal(
+            (ExtendVerdict.Extended, T0.AddSeconds(60), T0.AddSeconds(70)),
+            (aAgain.Outcome.Verdict, aAgain.Outcome.PreviousExpiresAt!.Value, aAgain.Outcome.ExpiresAt!.Value));
+        Assert.Equal(T0.AddSeconds(100), b.Next!.Pending!.ExpiresAt);
+    }
+
+    [Fact]
+    public void ARequestsDeadlineMovesAtMost50Times_ThenExtendsAre409_ButRetriesOfOnesThatLandedAreStillAnswered()
+    {
+        var run = Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(60) });
+        for (var i = 0; i < RunLimits.MaxExtendsPerRequest; i++)
+        {
+            run = RunTransitions.Extend(run, "r1", new ExtendRequest(null, 1), TimeSpan.FromDays(1), Operator, T0, attempt: $"a{i}").Next!;
+        }
+
+        var oneMore = RunTransitions.Extend(run, "r1", new ExtendRequest(null, 1), TimeSpan.FromDays(1), Operator, T0, attempt: "last");
+        var retryOfTheFirst = RunTransitions.Extend(run, "r1", new ExtendRequest(null, 1), TimeSpan.FromDays(1), Operator, T0, attempt: "a0");
+        var sameDeadline = RunTransitions.Extend(run, "r1", new ExtendRequest(run.Pending!.ExpiresAt, null), TimeSpan.FromDays(1), Operator, T0, attempt: "same");
+
+        Assert.Equal((ExtendVerdict.LimitReached, false), (oneMore.Outcome.Verdict, oneMore.Writes));
+        Assert.Equal(T0.AddSeconds(60 + RunLimits.MaxExtendsPerRequest), run.Pending!.ExpiresAt);
+        Assert.Equal((ExtendVerdict.Extended, T0.AddSeconds(60), T0.AddSeconds(61)), (retryOfTheFirst.Outcome.Verdict, retryOfTheFirst.Outcome.PreviousExpiresAt!.Value, retryOfTheFirst.Outcome.ExpiresAt!.Value));
+        Assert.Equal((ExtendVerdict.Extended, false), (sameDeadline.Outcome.Verdict, sameDeadline.Writes));
+        Assert.True(Storage.RunRows.ToEntity(run).GetString("Extends").Length < 4096); // compact: a hash and two deadlines per extend
+    }
+
+    [Fact]
+    public void ARetriedExtend_ThatLandedBeforeTheRequestWasAnswered_IsToldWhatItDid_AndANewRequestStartsAFreshCount()
+    {
+        var waiting = Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(60) });
+        var extended = RunTransitions.Extend(waiting, "r1", new ExtendRequest(null, 10), TimeSpan.FromDays(1), Operator, T0, attempt: "a").Next!;
+        var answered = RunTransitions.AcceptSignal(extended, Approve(null), T0.AddSeconds(1)).Next!;
+
+        var retry = RunTransitions.Extend(answered, "r1", new ExtendRequest(null, 10), TimeSpan.FromDays(1), Operator, T0.AddSeconds(2), attempt: "a");
+        var other = RunTransitions.Extend(answered, "r1", new ExtendRequest(null, 10), TimeSpan.FromDays(1), Operator, T0.AddSeconds(2), attempt: "b");
+        var next = RunTransitions.Apply(answered, new RunWrite(3, RunWriteKind.OpenRequest, Request: Request(InputKinds.Approval) with { RequestId = "r2" }), T0.AddSeconds(3)).Next!;
+
+        Assert.Equal((ExtendVerdict.Extended, false), (retry.Outcome.Verdict, retry.Writes));
+        Assert.Equal((T0.AddSeconds(60), T0.AddSeconds(70), (DateTimeOffset?)null), (retry.Outcome.PreviousExpiresAt!.Value, retry.Outcome.ExpiresAt!.Value, retry.Outcome.PendingExpiresAt));
+        Assert.Equal(ExtendVerdict.NotAwaitingInput, other.Outcome.Verdict);
+        Assert.Null(next.Extends);
+    }
+
+    [Fact]
+    public void ARowWrittenWhenOnlyTheLastExtendWasKept_ReadsAsThatExtend()
+    {
+        var waiting = Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(70) });
+        var entity = Storage.RunRows.ToEntity(waiting);
+        entity["ExtendAttempt"] = "old-attempt";
+        entity["ExtendedFrom"] = T0.AddSeconds(60);
+
+        var read = Storage.RunRows.ToRecord(entity);
+        var retry = RunTransitions.Extend(read, "r1", new ExtendRequest(null, 10), TimeSpan.FromDays(1), Operator, T0, attempt: "old-attempt");
+
+        Assert.Equal((ExtendVerdict.Extended, false), (retry.Outcome.Verdict, retry.Writes));
+        Assert.Equal((T0.AddSeconds(60), T0.AddSeconds(70)), (retry.Outcome.PreviousExpiresAt!.Value, retry.Outcome.ExpiresAt!.Value));
+    }
+
+    [Fact]
     public void ADeadlineGivenOutright_MayNotBeEarlierThanTheCurrentOne_AndTheSameOneIsANoOp()
     {
         var waiting = Waiting(Request(InputKinds.Approval) with { ExpiresAt = T0.AddSeconds(600) });
