@@ -153,6 +153,16 @@ public static class RunTransitions
             return Invalid(400, $"Request '{pending.RequestId}' does not allow edits: approve it without payload.arguments.", []);
         }
 
+        if (edited is not null && pending.ProposedActionJson is null)
+        {
+            return Invalid(400, $"Request '{pending.RequestId}' proposes no action whose arguments could be edited: approve it without payload.arguments.", []);
+        }
+
+        if (edited is "null")
+        {
+            return Invalid(400, "payload.arguments is null: send the arguments to approve with, or leave it out to approve the proposed ones.", []);
+        }
+
         var supplied = command.Action == SignalActions.SubmitInput ? command.PayloadJson : edited;
         if (supplied is not null && pending.ResponseSchemaJson is { } schema && ResponseSchemas.Validate(schema, supplied) is { Count: > 0 } errors)
         {

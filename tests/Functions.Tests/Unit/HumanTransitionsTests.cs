@@ -43,6 +43,27 @@ public sealed class HumanTransitionsTests
     }
 
     [Fact]
+    public void EditsOfARequestThatProposesNoAction_Are400_NotAnApprovedActionWithoutATool()
+    {
+        var waiting = Waiting(Request(InputKinds.Approval, edits: true) with { ProposedActionJson = null });
+
+        var outcome = RunTransitions.AcceptSignal(waiting, Approve("""{"arguments":{"to":"b@x.y"}}"""), T0);
+
+        Assert.Equal((SignalVerdict.InvalidPayload, 400), (outcome.Outcome.Verdict, outcome.Outcome.Status));
+        Assert.False(outcome.Writes);
+        Assert.Equal(SignalVerdict.Accepted, RunTransitions.AcceptSignal(waiting, Approve(null), T0).Outcome.Verdict);
+    }
+
+    [Fact]
+    public void EditsWhoseArgumentsAreNull_Are400_NotArgumentsReplacedByNull()
+    {
+        var outcome = RunTransitions.AcceptSignal(Waiting(Request(InputKinds.Approval, edits: true)), Approve("""{"arguments":null}"""), T0);
+
+        Assert.Equal((SignalVerdict.InvalidPayload, 400), (outcome.Outcome.Verdict, outcome.Outcome.Status));
+        Assert.False(outcome.Writes);
+    }
+
+    [Fact]
     public void AnApproveWithEdits_ReplacesTheArguments_IsCheckedAgainstTheSchema_AndRecordsBoth()
     {
         var waiting = Waiting(Request(InputKinds.Approval, schema: Schema, edits: true));
