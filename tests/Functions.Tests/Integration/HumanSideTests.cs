@@ -289,6 +289,28 @@ public sealed class HumanSideTests
         Assert.True(timer.Elapsed < TimeSpan.FromSeconds(3), $"validation took {timer.Elapsed}");
     }
 
+    [Fact]
+    public async Task ASchemaWhoseRefLoopsForSomeAnswers_RefusesThoseAnswersWith422_AndTheServiceStaysUp()
+    {
+        // Accepted at create (on itself it does not loop), but for {"x":"…"} its $ref leads back to itself without descending:
+        // the schema library recursed until the stack overflowed, which ends the process (every run of the host with it).
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var runId = await api.CreateRunAsync(Plan("""
+            {"type":"data","response_schema":{"type":"object","properties":{"x":{"if":{"type":"string"},"then":{"$ref":"#/properties/x"}}}}}
+            """));
+        await api.WaitForStatusAsync(runId, "awaiting_input");
+        var before = await api.EventsAsync(runId);
+
+        var looping = await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"submit_input","payload":{"x":"text"}}""");
+
+        Assert.Equal((422, "invalid_signal_payload"), (looping.Status, looping.ReasonCode));
+        var error = Assert.Single(looping.Json.GetProperty("errors").EnumerateArray());
+        Assert.Equal("/x", error.GetProperty("pointer").GetString());
+        Assert.Equal(before.Count, (await api.EventsAsync(runId)).Count);
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"submit_input","payload":{"x":7}}""")).Status);
+        Assert.Equal("run.worker.succeeded", Type((await api.WaitForEndAsync(runId))[^1]));
+    }
+
     public static IEnumerable<object[]> HostileSchemas() =>
     [
         ["""{"type":12}"""],
@@ -303,6 +325,7 @@ public sealed class HumanSideTests
         ["""{"$ref":"http://169.254.169.254/latest/meta-data"}"""],
         ["""{"$ref":"file:///etc/passwd"}"""],
         ["""{"$dynamicRef":"#meta"}"""],
+        ["""{"if":{"type":"object"},"then":{"$ref":"#"}}"""],
         ["""{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}"""],
         ["""{"type":"object","properties":{"a":{"$schema":"http://json-schema.org/draft-04/schema#"}}}"""],
         ["""{"type":"object","properties":{"a":{"type":"string","pattern":"(("}}}"""],
