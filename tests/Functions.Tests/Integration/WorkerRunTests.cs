@@ -308,6 +308,27 @@ public sealed class WorkerRunTests
         Assert.True(host.Outage.Refused > 0);
     }
 
+    [Fact]
+    public async Task ControlCharactersAndOddUnicodeInAnAnswer_AreKeptAsText_AndTheRunGoesOn()
+    {
+        var (host, api, path, _) = await WorkerAsync();
+        host.Workers.AnswerInOrder(
+            path,
+            """{"type":"work","tool":"t\u0000\u0001","summary":"a\u0000b\uFFFF\u2028c\uD83D\uDE00"}""",
+            """{"type":"approval","prompt":"p\u0000\u001F?","action":{"tool":"x\u0000","arguments":{"k\u0000":"v\u0000"}}}""",
+            """{"type":"finish","output":{"k\u0000":"v\u0000\uFFFE"}}""");
+
+        var runId = await api.CreateRunAsync(RunWith(path));
+        var pending = (await api.WaitForStatusAsync(runId, "awaiting_input")).GetProperty("pending_input");
+        Assert.Equal("p\u0000\u001F?", pending.GetProperty("prompt").GetString());
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
+        var events = await api.WaitForEndAsync(runId);
+
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
+        Assert.Equal("a\u0000b\uFFFF\u2028c\uD83D\uDE00", Value(events[2]).GetProperty("summary").GetString());
+        Assert.Equal("v\u0000\uFFFE", Value(events[^1]).GetProperty("output").GetProperty("k\u0000").GetString());
+    }
+
     /// <summary>What the orchestration logs (and nothing else does) when a step failed for storage and it waits to ask again.</summary>
     private const string WaitsForStorage = "could not reach storage; asking the agent again";
 
