@@ -27,13 +27,16 @@ public static class ModelHumanRequests
         ArgumentNullException.ThrowIfNull(tool);
         ArgumentNullException.ThrowIfNull(call);
         var description = tool.Function.Description is { Length: > 0 } d ? $" {Cut(d, 300)}" : "";
+        var schema = ModelToolset.ResponseSchemaOf(tool);
         return new HumanRequestSpec(
             InputKinds.Approval,
             $"Approve {call.Name}?{description}",
             ProposedAction(call),
             ApprovalActions,
-            ModelToolset.ResponseSchemaOf(tool),
-            tool.AllowEdits);
+            schema,
+            // Edits are checked against the tool's schema: without one the API accepts, an edit could be anything (a string, an
+            // array, arguments the tool never takes), so the approver approves or rejects what the model proposed.
+            tool.AllowEdits && schema is not null);
     }
 
     public static string ProposedAction(ModelToolCall call)

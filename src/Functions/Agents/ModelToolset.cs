@@ -47,6 +47,6 @@ public sealed partial class ModelToolset
         return Schemas.ResponseSchemas.Check(schema) is null ? schema : null;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The parameter schema of tool {Tool} is not a response schema the API accepts; its approval requests go without one")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The parameter schema of tool {Tool} is not a response schema the API accepts; its approval requests go without one, and without edits")]
     private static partial void LogSchemaRefused(ILogger logger, string tool);
 }

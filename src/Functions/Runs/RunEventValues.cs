@@ -5,6 +5,12 @@ namespace AgentRuns.Functions.Runs;
 /// <summary>An event a transition appends; the write that applies the transition gives it its seq.</summary>
 public sealed record NewEvent(string Type, string ValueJson, bool Redacted = false);
 
+/// <summary>
+/// The arguments an approve dealt with, as <c>run.signal_received</c> shows them: the proposed ones, those approved (the human's
+/// edits with secret-looking fields masked, as the payload they came in is), and whether the human changed them.
+/// </summary>
+public sealed record SignalArguments(string? Proposed, string? Approved, bool Edited);
+
 /// <summary>What each event type says (docs/api.md, Events): the one place event values are shaped.</summary>
 public static class RunEventValues
 {
@@ -37,7 +43,7 @@ public static class RunEventValues
     /// <param name="loggedPayloadJson">The payload with secrets masked: what the log may show.</param>
     /// <param name="arguments">For an approval of an action with arguments: the proposed and the approved arguments.</param>
     public static NewEvent SignalReceived(
-        string requestId, string action, string? loggedPayloadJson, bool redacted, Actor? actor, (string? Proposed, string? Approved)? arguments = null) =>
+        string requestId, string action, string? loggedPayloadJson, bool redacted, Actor? actor, SignalArguments? arguments = null) =>
         new(RunEventTypes.SignalReceived, JsonText.Object(w =>
         {
             w.WriteString("request_id", requestId);
@@ -47,7 +53,7 @@ public static class RunEventValues
             {
                 w.WriteRaw("proposed_arguments", a.Proposed);
                 w.WriteRaw("approved_arguments", a.Approved);
-                w.WriteBoolean("edited", !string.Equals(a.Proposed, a.Approved, StringComparison.Ordinal));
+                w.WriteBoolean("edited", a.Edited);
             }
 
             WriteActor(w, actor);

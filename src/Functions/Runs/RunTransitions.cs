@@ -172,9 +172,14 @@ public static class RunTransitions
 
         var approved = command.Action == SignalActions.Approve ? RequestAnswers.ApprovedAction(pending.ProposedActionJson, edited) : null;
         var answer = new Answer(pending.RequestId, command.Action, now, command.Actor, command.IdempotencyKey, command.PayloadJson, ApprovedActionJson: approved);
-        var arguments = command.Action == SignalActions.Approve && (edited is not null || RequestAnswers.Arguments(pending.ProposedActionJson) is not null)
-            ? (RequestAnswers.Arguments(pending.ProposedActionJson), edited ?? RequestAnswers.Arguments(pending.ProposedActionJson))
-            : ((string?, string?)?)null;
+        // The event shows the edited arguments as the log shows the payload they come from: secret-looking fields masked.
+        var proposedArguments = RequestAnswers.Arguments(pending.ProposedActionJson);
+        var arguments = command.Action == SignalActions.Approve && (edited is not null || proposedArguments is not null)
+            ? new SignalArguments(
+                proposedArguments,
+                edited is null ? proposedArguments : RequestAnswers.EditedArguments(command.LoggedPayloadJson ?? command.PayloadJson),
+                Edited: edited is not null && !string.Equals(proposedArguments, edited, StringComparison.Ordinal))
+            : null;
         return Change(
             new SignalOutcome(SignalVerdict.Accepted, answer), run,
             run with { Status = RunStatus.Running, Pending = null, LastAnswer = answer, RemindersSent = [] }, now,

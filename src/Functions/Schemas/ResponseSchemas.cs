@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AgentRuns.Functions.Model;
@@ -22,7 +23,12 @@ public static class ResponseSchemas
     public const string DialectId = "https://json-schema.org/draft/2020-12/schema";
 
     private static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(250);
-    private static readonly Dialect SafeDialect = Dialect.Draft202012.With([new SafePattern(), new NoPatternProperties()], new Uri(DialectId));
+    private static readonly Dialect SafeDialect = Dialect.Draft202012.With(
+        [
+            new SafePattern(), new NoPatternProperties(),
+            new GuardedRef(), new GuardedDynamicRef(),
+        ],
+        new Uri(DialectId));
     private static readonly DialectRegistry Dialects = CreateDialects();
     private static readonly ConcurrentDictionary<string, JsonSchema> Built = new(StringComparer.Ordinal);
 
@@ -99,6 +105,12 @@ public static class ResponseSchemas
             return numbers.Count > 0
                 ? numbers.Select(pointer => new ProblemError(pointer, "The number is too large or too precise to check (at most 28 significant digits, magnitude below 7.9e28).")).ToList()
                 : [new ProblemError("", "The response_schema has a number that cannot be compared.")];
+        }
+        catch (SchemaLoopException ex)
+        {
+            // The schema was accepted (it does not loop on itself) but loops on this value: no answer of this shape can be
+            // checked, so none is taken. The process is never at risk: the guard stops the loop long before the stack runs out.
+            return [new ProblemError(ex.InstanceLocation, ex.Message)];
         }
         catch (Exception ex) when (ex is RefResolutionException or JsonSchemaException)
         {
@@ -233,6 +245,69 @@ public static class ResponseSchemas
     }
 
     private static string Short(string message) => message.Length <= 300 ? message : message[..300] + "…";
+
+    /// <summary>
+    /// <c>$ref</c> and <c>$dynamicRef</c>, stopped when they loop. The library follows a reference without limit, so a schema whose
+    /// reference leads back to itself without descending into the value (<c>{"if":{"type":"object"},"then":{"$ref":"#"}}</c>)
+    /// recursed until the stack overflowed, which ends the process (it cannot be caught). Every loop in a schema passes through a
+    /// reference (a schema is a finite tree), and a loop that never ends evaluates the same reference at the same place of the
+    /// value twice in one chain: that is refused, as is a chain deeper than <see cref="MaxReferenceDepth"/> or one that nears the
+    /// end of the stack. (Subclasses of the library's keywords, which it recognises by type when it resolves references.)
+    /// </summary>
+    private static class ReferenceLoops
+    {
+        private const int MaxReferenceDepth = 256;
+
+        [ThreadStatic]
+        private static List<(KeywordData Keyword, string Location)>? t_chain;
+
+        public static KeywordEvaluation Follow(
+            string name, KeywordData keyword, EvaluationContext context, Func<KeywordData, EvaluationContext, KeywordEvaluation> evaluate)
+        {
+            var chain = t_chain ??= [];
+            var location = context.InstanceLocation.ToString();
+            if (chain.Exists(c => ReferenceEquals(c.Keyword, keyword) && c.Location == location))
+            {
+                throw new SchemaLoopException(
+                    $"The response schema loops: its {name} {keyword.RawValue.GetRawText()} leads back to itself at the same place of the value.", location);
+            }
+
+            if (chain.Count >= MaxReferenceDepth || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            {
+                throw new SchemaLoopException($"The response schema follows more than {MaxReferenceDepth} references in a row for this value.", location);
+            }
+
+            chain.Add((keyword, location));
+            try
+            {
+                return evaluate(keyword, context);
+            }
+            finally
+            {
+                chain.RemoveAt(chain.Count - 1);
+            }
+        }
+    }
+
+    /// <summary><c>$ref</c>, loop-guarded (<see cref="ReferenceLoops"/>).</summary>
+    private sealed class GuardedRef : Json.Schema.Keywords.RefKeyword
+    {
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context) =>
+            ReferenceLoops.Follow(Name, keyword, context, base.Evaluate);
+    }
+
+    /// <summary><c>$dynamicRef</c>, loop-guarded (<see cref="ReferenceLoops"/>).</summary>
+    private sealed class GuardedDynamicRef : Json.Schema.Keywords.Draft202012.DynamicRefKeyword
+    {
+        public override KeywordEvaluation Evaluate(KeywordData keyword, EvaluationContext context) =>
+            ReferenceLoops.Follow(Name, keyword, context, base.Evaluate);
+    }
+
+    /// <summary>A reference of a response schema loops for the value being checked (<see cref="ReferenceLoops"/>).</summary>
+    private sealed class SchemaLoopException(string message, string instanceLocation) : JsonSchemaException(message)
+    {
+        public string InstanceLocation { get; } = instanceLocation;
+    }
 
     /// <summary><c>pattern</c> on the linear-time engine (no backreferences or lookarounds), with a match timeout as well.</summary>
     private sealed class SafePattern : IKeywordHandler

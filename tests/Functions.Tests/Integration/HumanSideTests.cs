@@ -303,6 +303,8 @@ public sealed class HumanSideTests
         ["""{"$ref":"http://169.254.169.254/latest/meta-data"}"""],
         ["""{"$ref":"file:///etc/passwd"}"""],
         ["""{"$dynamicRef":"#meta"}"""],
+        ["""{"if":{"type":"object"},"then":{"$ref":"#"}}"""],
+        ["""{"type":"object","properties":{"x":{"if":{"type":"string"},"then":{"$ref":"#/properties/x"}}}}"""], // looped (stack overflow) at an answer {"x":"…"}
         ["""{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}"""],
         ["""{"type":"object","properties":{"a":{"$schema":"http://json-schema.org/draft-04/schema#"}}}"""],
         ["""{"type":"object","properties":{"a":{"type":"string","pattern":"(("}}}"""],

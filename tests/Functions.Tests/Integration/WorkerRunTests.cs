@@ -308,6 +308,83 @@ public sealed class WorkerRunTests
         Assert.True(host.Outage.Refused > 0);
     }
 
+    [Fact]
+    public async Task ControlCharactersAndOddUnicodeInAnAnswer_AreKeptAsText_AndTheRunGoesOn()
+    {
+        var (host, api, path, _) = await WorkerAsync();
+        host.Workers.AnswerInOrder(
+            path,
+            """{"type":"work","tool":"t\u0000\u0001","summary":"a\u0000b\uFFFF\u2028c\uD83D\uDE00"}""",
+            """{"type":"approval","prompt":"p\u0000\u001F?","action":{"tool":"x\u0000","arguments":{"k\u0000":"v\u0000"}}}""",
+            """{"type":"finish","output":{"k\u0000":"v\u0000\uFFFE"}}""");
+
+        var runId = await api.CreateRunAsync(RunWith(path));
+        var pending = (await api.WaitForStatusAsync(runId, "awaiting_input")).GetProperty("pending_input");
+        Assert.Equal("p\u0000\u001F?", pending.GetProperty("prompt").GetString());
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
+        var events = await api.WaitForEndAsync(runId);
+
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
+        Assert.Equal("a\u0000b\uFFFF\u2028c\uD83D\uDE00", Value(events[2]).GetProperty("summary").GetString());
+        Assert.Equal("v\u0000\uFFFE", Value(events[^1]).GetProperty("output").GetProperty("k\u0000").GetString());
+    }
+
+    [Fact]
+    public async Task AnAnswerThatTricklesInByteByByte_IsCutOffAtTheAttemptsTimeout_AndEndsTheRunWithAgentError()
+    {
+        var (host, api, path, _) = await WorkerAsync();
+        host.Workers.Answer(path, (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK)
+        {
+            Content = new StreamContent(new TrickleStream("""{"type":"finish","output":{"text":"never ends""", TimeSpan.FromMilliseconds(100))),
+        }));
+
+        var timer = System.Diagnostics.Stopwatch.StartNew();
+        var runId = await api.CreateRunAsync(RunWith(path));
+        var events = await api.WaitForEndAsync(runId, TimeSpan.FromSeconds(30));
+
+        Assert.Equal("agent_error", Value(events[^1]).GetProperty("reason_code").GetString());
+        Assert.Contains("did not arrive in full within 5 s", Value(events[^1]).GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.True(timer.Elapsed < TimeSpan.FromSeconds(15), $"the trickling answer held the step for {timer.Elapsed}");
+        Assert.Single(host.Workers.CallsTo(path));
+    }
+
+    /// <summary>A body that sends its text one byte at a time, then one space at a time for ever.</summary>
+    private sealed class TrickleStream(string text, TimeSpan every) : Stream
+    {
+        private readonly byte[] _bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        private int _sent;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _sent; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(every, cancellationToken);
+            buffer.Span[0] = _sent < _bytes.Length ? _bytes[_sent] : (byte)' ';
+            _sent++;
+            return 1;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     /// <summary>What the orchestration logs (and nothing else does) when a step failed for storage and it waits to ask again.</summary>
     private const string WaitsForStorage = "could not reach storage; asking the agent again";
 

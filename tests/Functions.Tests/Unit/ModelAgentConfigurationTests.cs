@@ -111,6 +111,29 @@ public sealed class ModelAgentConfigurationTests
     }
 
     [Fact]
+    public void AToolThatAllowsEdits_ButWhoseSchemaTheApiRefuses_IsAskedWithoutEdits_SoNoEditGoesUnchecked()
+    {
+        var checkable = new ModelTool(new ApprovalRequiredAIFunction(AIFunctionFactory.Create((string to) => to, "send")), AllowEdits: true);
+        var unchecked_ = new ModelTool(new ApprovalRequiredAIFunction(new RefusedSchema(AIFunctionFactory.Create((string to) => to, "send"))), AllowEdits: true);
+        var call = new ModelToolCall("call_1", "send", """{"to":"a@example.com"}""");
+
+        var asked = ModelHumanRequests.Approval(checkable, call);
+        var askedWithoutSchema = ModelHumanRequests.Approval(unchecked_, call);
+
+        Assert.True(asked.AllowEdits);
+        Assert.NotNull(asked.ResponseSchemaJson);
+        Assert.Null(askedWithoutSchema.ResponseSchemaJson);
+        Assert.False(askedWithoutSchema.AllowEdits);
+    }
+
+    /// <summary>A function whose parameter schema is not one the API accepts as a response schema (patternProperties).</summary>
+    private sealed class RefusedSchema(AIFunction inner) : DelegatingAIFunction(inner)
+    {
+        public override System.Text.Json.JsonElement JsonSchema { get; } = System.Text.Json.JsonDocument.Parse(
+            """{"type":"object","patternProperties":{"^to$":{"type":"string"}}}""").RootElement.Clone();
+    }
+
+    [Fact]
     public void ToolsWithTheSameName_OrNamedAskHuman_AreRefusedAtStart()
     {
         var samples = new SampleEmailTools(null!);

@@ -61,4 +61,39 @@ public sealed class ResponseSchemasTests
 
         Assert.Contains("cannot be applied", Assert.Single(errors).Message, StringComparison.Ordinal);
     }
+
+    // A schema that loops is refused when it is defined (above); the evaluation guards against loops all the same, for a schema
+    // stored before that check and for any loop the check does not see. The library follows a $ref without limit: a loop that
+    // does not descend into the value overflowed the stack, which ends the process (a test host crash here; the host in Azure).
+    [Theory]
+    [InlineData("""{"if":{"type":"object"},"then":{"$ref":"#"}}""", """{}""", "")]
+    [InlineData("""{"properties":{"x":{"if":{"type":"string"},"then":{"$ref":"#/properties/x"}}}}""", """{"x":"s"}""", "/x")]
+    [InlineData("""{"properties":{"x":{"$ref":"#/$defs/a"}},"$defs":{"a":{"anyOf":[{"type":"integer"},{"$ref":"#/$defs/b"}]},"b":{"allOf":[{"$ref":"#/$defs/a"}]}}}""", """{"x":"no"}""", "/x")]
+    [InlineData("""{"$dynamicAnchor":"n","if":{"type":"object"},"then":{"$dynamicRef":"#n"}}""", """{}""", "")]
+    public void ASchemaThatLoops_IsRefusedAtDefinition_AndStoredAnyway_RefusesTheAnswerWhereItLoops_WithoutCrashingTheProcess(
+        string schema, string answer, string pointer)
+    {
+        Assert.NotNull(ResponseSchemas.Check(schema));
+
+        var error = Assert.Single(ResponseSchemas.Validate(schema, answer));
+
+        Assert.Equal(pointer, error.Pointer);
+        Assert.Contains("loops", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ARecursiveSchemaThatDescendsIntoTheValue_StillChecksDeepValues()
+    {
+        const string Tree = """{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"children":{"type":"array","items":{"$ref":"#"}}}}""";
+        var deep = "{\"name\":\"leaf\"}";
+        for (var i = 0; i < 14; i++)
+        {
+            deep = $"{{\"name\":\"n{i}\",\"children\":[{deep}]}}";
+        }
+
+        Assert.Null(ResponseSchemas.Check(Tree));
+        Assert.Empty(ResponseSchemas.Validate(Tree, deep));
+        var bad = deep.Replace("\"name\":\"leaf\"", "\"name\":7", StringComparison.Ordinal);
+        Assert.Contains(ResponseSchemas.Validate(Tree, bad), e => e.Pointer.EndsWith("/children/0/name", StringComparison.Ordinal));
+    }
 }
