@@ -106,11 +106,35 @@ public sealed class PayloadRedactor
     }
 
     private static string Normalize(string name) =>
-        new(name.Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant).ToArray());
+        new(Canonical(name).Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant).ToArray());
+
+    /// <summary>
+    /// The name as its letters read: full-width forms folded to ASCII (<c>ｐａｓｓｗｏｒｄ</c>) and invisible format characters
+    /// (zero-width spaces and joiners) dropped, so a look-alike name is masked like the name it imitates. (By hand: the app runs
+    /// with invariant globalization, where <see cref="string.Normalize()"/> leaves such text as it is.)
+    /// </summary>
+    private static string Canonical(string name)
+    {
+        var folded = new System.Text.StringBuilder(name.Length);
+        foreach (var c in name)
+        {
+            if (c is >= '\uFF01' and <= '\uFF5E')
+            {
+                folded.Append((char)(c - 0xFEE0));
+            }
+            else if (char.GetUnicodeCategory(c) != System.Globalization.UnicodeCategory.Format)
+            {
+                folded.Append(c);
+            }
+        }
+
+        return folded.ToString();
+    }
 
     /// <summary>The words of a field name: split at '_', '-', spaces and other separators, and at camelCase boundaries.</summary>
     private static IEnumerable<string> Words(string name)
     {
+        name = Canonical(name);
         var word = new System.Text.StringBuilder();
         for (var i = 0; i < name.Length; i++)
         {

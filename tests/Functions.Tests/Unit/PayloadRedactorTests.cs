@@ -33,6 +33,11 @@ public sealed class PayloadRedactorTests
     [InlineData("cardPin")]
     [InlineData("PIN")]
     [InlineData("ssn")]
+    [InlineData("\uFF50\uFF41\uFF53\uFF53\uFF57\uFF4F\uFF52\uFF44")] // full-width "password"
+    [InlineData("card_\uFF30\uFF29\uFF2E")]                             // full-width "PIN" as a word
+    [InlineData("p\u200Bin")]                                              // a zero-width space inside a short word
+    [InlineData("api_\u212Aey")]                                           // the Kelvin sign for K
+    [InlineData("\ud800password")]                                         // a lone surrogate does not stop the match (nor throw)
     public void SecretLookingNames_AreSensitive(string name) => Assert.True(Redactor.IsSensitive(name), name);
 
     [Theory]
