@@ -214,6 +214,26 @@ public sealed class WebhookOutboxTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AClaim_OfADeliveryWhoseScheduleRowIsGone_TakesIt_AndSchedulesItsLease()
+    {
+        // A batch that deletes a row that is not there fails whole (404): the claim must not take that for another claimer.
+        var host = await RunsTestHost.GetAsync();
+        var now = DateTimeOffset.UtcNow;
+        var delivery = new WebhookDelivery("tenant-" + Guid.NewGuid().ToString("N")[..12], "run_x", 3, AwaitingInput, "wh_x", "msg_" + Guid.NewGuid().ToString("N"), now, now, 0);
+        await host.WebhookOutbox.AddAsync([delivery]);
+        await host.Tables.WebhookOutbox.DeleteEntityAsync(WebhookOutboxIndex.Partition, WebhookOutboxIndex.ScheduleKeyFor(now.UtcTicks, delivery.Key));
+        var lease = now.AddMinutes(1);
+
+        var claimed = await host.WebhookOutbox.ClaimAsync((await host.WebhookOutbox.GetAsync(delivery.Key))!, lease);
+
+        Assert.NotNull(claimed);
+        Assert.Equal([lease.UtcTicks], await ScheduleOfAsync(host.Tables.WebhookOutbox, delivery.Key));
+        await host.WebhookOutbox.RemoveAsync(claimed);
+        Assert.Null(await host.WebhookOutbox.GetAsync(delivery.Key));
+        Assert.Empty(await ScheduleOfAsync(host.Tables.WebhookOutbox, delivery.Key));
+    }
+
+    [Fact]
     public async Task TwoDispatchers_ClaimingOneDelivery_AttemptItOnce_AndLeaveOneSchedule()
     {
         var host = await RunsTestHost.GetAsync();
