@@ -43,7 +43,8 @@ public sealed record WebhookDelivery(
 /// reschedule, remove) writes its schedule row in the same entity-group transaction: deletes the one it had and inserts the
 /// new one. Due deliveries are the key range <c>t|</c> .. <c>t|{now}</c>, so a pass costs what is due, whatever is pending.
 /// A schedule row whose delivery is gone, or now has another due time, is stale and harmless: the reader re-checks the
-/// delivery and deletes it (If-Match on the schedule row, so a row written again meanwhile stays).</item>
+/// delivery and deletes it (If-Match on the schedule row, so a row written again meanwhile stays). Each change is one
+/// transaction, so a process that dies between two of them leaves no delivery without its schedule row.</item>
 /// <item><c>msg_…</c>: rows of the version before schedule rows (the delivery's key without <c>p|</c>, no schedule row). While
 /// instances of that version still run they keep writing them; each pass moves them (<see cref="MoveLegacyAsync"/>), so once
 /// none is left the range costs one query that finds nothing.</item>
