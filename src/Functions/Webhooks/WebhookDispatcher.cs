@@ -65,10 +65,23 @@ public sealed partial class WebhookDispatcher(
     private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentDeliveries);
     private readonly WebhookRetrySchedule _schedule = new(options.Value.RetryDelays());
 
-    /// <summary>Attempts every due delivery (at most <see cref="WebhookOptions.BatchSize"/>), several at once.</summary>
+    /// <summary>Outbox rows of the previous version moved into the scheduled form per pass at most (one page of a query).</summary>
+    private const int LegacyPerPass = 1000;
+
+    /// <summary>
+    /// Attempts every due delivery (at most <see cref="WebhookOptions.BatchSize"/>), several at once. First moves rows written by the
+    /// previous version into the scheduled form (<see cref="WebhookOutboxIndex.MoveLegacyAsync"/>: one query that finds nothing once
+    /// none are left), so they are due like any other.
+    /// </summary>
     /// <param name="only">Limits the pass to some deliveries (tests that share the outbox).</param>
     public async Task<WebhookPass> RunOnceAsync(CancellationToken cancellationToken, Func<WebhookDelivery, bool>? only = null)
     {
+        var moved = await outbox.MoveLegacyAsync(LegacyPerPass, cancellationToken);
+        if (moved > 0)
+        {
+            LogMovedLegacy(logger, moved);
+        }
+
         var due = (await outbox.DueAsync(time.GetUtcNow(), options.Value.BatchSize, cancellationToken)).Where(d => only?.Invoke(d) ?? true).ToList();
         var verdicts = await Task.WhenAll(due.Select(d => AttemptGuardedAsync(d, cancellationToken)));
         int Count(WebhookVerdict v) => verdicts.Count(x => x == v);
@@ -265,6 +278,10 @@ public sealed partial class WebhookDispatcher(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {Key} failed before its attempt was recorded; it is due again when its claim lapses")]
     private static partial void LogDeliveryFailed(ILogger logger, Exception exception, string key);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Moved {Count} webhook deliveries written by the previous version into the outbox's schedule")]
+    private static partial void LogMovedLegacy(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Purged {Count} webhook delivery attempts")]
     private static partial void LogPurged(ILogger logger, int count);

@@ -101,6 +101,33 @@ public sealed class RunsTestHost
         return new RunTables(Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RunStorageOptions>>(), options);
     }
 
+    /// <summary>
+    /// The host's tables, except a webhook outbox of the test's own (created here), so a test can count every row in it; with the
+    /// policy that <paramref name="policyFor"/> makes (given a client of that outbox without it) on every try of every request.
+    /// </summary>
+    public async Task<RunTables> TablesWithOwnOutboxAsync(
+        Func<Azure.Data.Tables.TableClient, Azure.Core.Pipeline.HttpPipelinePolicy>? policyFor = null)
+    {
+        var shared = Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RunStorageOptions>>().Value;
+        var own = new RunStorageOptions();
+        foreach (var property in typeof(RunStorageOptions).GetProperties().Where(p => p.CanWrite))
+        {
+            property.SetValue(own, property.GetValue(shared));
+        }
+
+        own.WebhookOutboxTable = TablePrefix + "Out" + Guid.NewGuid().ToString("N")[..8];
+        var plain = new RunTables(Microsoft.Extensions.Options.Options.Create(own));
+        await plain.WebhookOutbox.CreateIfNotExistsAsync();
+        if (policyFor is null)
+        {
+            return plain;
+        }
+
+        var options = new Azure.Data.Tables.TableClientOptions();
+        options.AddPolicy(policyFor(plain.WebhookOutbox), Azure.Core.HttpPipelinePosition.PerRetry);
+        return new RunTables(Microsoft.Extensions.Options.Options.Create(own), options);
+    }
+
     public static Task<RunsTestHost> GetAsync() => Shared.Value;
 
     private static async Task<RunsTestHost> StartAsync()
