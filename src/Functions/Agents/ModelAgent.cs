@@ -80,7 +80,18 @@ public sealed partial class ModelAgent : IAgent
         }
 
         var decision = await new Step(this, input, [.. conversation.Entries]).DecideAsync(cancellationToken);
-        return Read(await store.SaveDecisionAsync(input.RunId, input.StepIndex, JsonSerializer.Serialize(decision, DecisionJson), cancellationToken));
+        try
+        {
+            return Read(await store.SaveDecisionAsync(input.RunId, input.StepIndex, JsonSerializer.Serialize(decision, DecisionJson), cancellationToken));
+        }
+        catch (ConversationTooLargeException ex)
+        {
+            // Another attempt would make the same decision: the run ends rather than retry a write that cannot succeed.
+            LogTooLargeToStore(logger, input.RunId, input.StepIndex, "decision", ex.Bytes);
+            var failed = AgentDecision.Fail(
+                RunReasonCodes.AgentError, $"The model agent's decision at step {input.StepIndex} is too large to store ({ex.Bytes} bytes; at most {LargeText.MaxEntityBytes}).");
+            return Read(await store.SaveDecisionAsync(input.RunId, input.StepIndex, JsonSerializer.Serialize(failed, DecisionJson), cancellationToken));
+        }
     }
 
     private static AgentDecision Read(string json) => JsonSerializer.Deserialize<AgentDecision>(json, DecisionJson)!;
@@ -134,8 +145,24 @@ public sealed partial class ModelAgent : IAgent
                     return Decided(failure);
                 }
 
-                await AppendAsync(response!, cancellationToken);
+                try
+                {
+                    await AppendAsync(response!, cancellationToken);
+                }
+                catch (ConversationTooLargeException ex)
+                {
+                    // A response that cannot be stored cannot be acted on, and asking again would only pay for another: the run ends.
+                    LogTooLargeToStore(agent.logger, input.RunId, N, "model response", ex.Bytes);
+                    return Decided(AgentDecision.Fail(RunReasonCodes.AgentError, TooLarge(response!, ex.Bytes)));
+                }
             }
+        }
+
+        private static string TooLarge(ConversationEntry response, long bytes)
+        {
+            var calls = response.ToolCalls ?? [];
+            return $"The model's response at step {response.Step} is too large to store ({bytes} bytes; a stored message holds at most {LargeText.MaxEntityBytes}): " +
+                $"{response.Text?.Length ?? 0} characters of text and {calls.Count} tool calls with {calls.Sum(c => (long)c.ArgumentsJson.Length)} characters of arguments.";
         }
 
         private AgentDecision Finish(ConversationEntry answer)
@@ -445,6 +472,9 @@ public sealed partial class ModelAgent : IAgent
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} step {Step}: the model call failed ({What}); the run ends with agent_error")]
     private static partial void LogModelFailed(ILogger logger, string runId, int step, string what, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} step {Step}: the {What} is too large to store ({Bytes} bytes); the run ends with agent_error")]
+    private static partial void LogTooLargeToStore(ILogger logger, string runId, int step, string what, long bytes);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: tool {Tool} (call {ToolCallId}) refused its arguments; the model is told")]
     private static partial void LogToolRefused(ILogger logger, string runId, string tool, string toolCallId, Exception exception);

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using AgentRuns.Functions.Agents;
+using AgentRuns.Functions.Tests.Support;
+using static AgentRuns.Functions.Tests.Support.RunAssertions;
+
+namespace AgentRuns.Functions.Tests.Integration;
+
+/// <summary>
+/// What a model may answer that the service cannot store or show as it is (huge or deeply nested tool arguments, huge tool names,
+/// a huge final answer): each ends deterministically after one model call for the step, never a retried step that asks the model
+/// again. The real orchestration on the Durable test host, tables in Azurite, a scripted model (<see cref="ScriptedChatClient"/>).
+/// </summary>
+public sealed class ModelAgentLimitsTests
+{
+    // The orchestration retries a failing step 5 times over about 15 s: a run that ends sooner did not wait out retries.
+    private static readonly TimeSpan End = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task AToolCallTooLargeToStore_EndsTheRunWithAgentErrorAtOnce_CallingTheModelOnce()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var body = new string('x', 600_000); // 1.2 MB as UTF-16: more than a table entity holds
+        var script = ScriptedChatClient.Register(ModelScript.Turns(
+            Reply.Calls(("c1", SampleEmailTools.DraftEmail, new { to = "team@example.com", subject = "s", body })),
+            Reply.Text("Never reached.")));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        var events = await api.WaitForEndAsync(runId, End);
+
+        Assert.Single(script.Calls);
+        var failed = Value(events[^1]);
+        Assert.Equal(("run.worker.failed", "agent_error"), (Type(events[^1]), failed.GetProperty("reason_code").GetString()));
+        Assert.Contains("too large to store", failed.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.False(events.Any(e => e.GetRawText().Length > 20_000), "an event holds the arguments");
+    }
+
+    [Fact]
+    public async Task AFinalAnswerTooLargeToStore_EndsTheRunWithAgentErrorAtOnce_CallingTheModelOnce()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        // Control characters are stored escaped (\u0001, six characters each): 2 MB of them cannot be stored even when cut.
+        var script = ScriptedChatClient.Register(ModelScript.Turns(Reply.Text(new string('\u0001', 2_000_000))));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        var events = await api.WaitForEndAsync(runId, End);
+
+        Assert.Single(script.Calls);
+        var failed = Value(events[^1]);
+        Assert.Equal(("run.worker.failed", "agent_error"), (Type(events[^1]), failed.GetProperty("reason_code").GetString()));
+        Assert.Contains("too large to store", failed.GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AFinalAnswerOf2MB_IsCutTo100000Characters_AndTheRunSucceeds()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var script = ScriptedChatClient.Register(ModelScript.Turns(Reply.Text(new string('a', 2_000_000))));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        var events = await api.WaitForEndAsync(runId, End);
+
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
+        var answer = Value(events[^1]).GetProperty("output").GetProperty("answer").GetString()!;
+        Assert.Equal(100_000, answer.Length);
+        Assert.EndsWith("a…", answer, StringComparison.Ordinal);
+        Assert.Single(script.Calls);
+    }
+
+    [Fact]
+    public async Task AFinalAnswerWhoseOutputIsTooLarge_EndsWithOutputTooLarge_CallingTheModelOnce()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        // 100,000 quotes fit the conversation but are 200,000 characters of JSON output: more than a run's output holds.
+        var script = ScriptedChatClient.Register(ModelScript.Turns(Reply.Text(new string('"', 100_000))));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        var events = await api.WaitForEndAsync(runId, End);
+
+        var failed = Value(events[^1]);
+        Assert.Equal(("run.worker.failed", "output_too_large"), (Type(events[^1]), failed.GetProperty("reason_code").GetString()));
+        Assert.Single(script.Calls);
+    }
+}
