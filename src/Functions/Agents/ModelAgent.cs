@@ -41,6 +41,9 @@ public sealed partial class ModelAgent : IAgent
     /// <summary>Tool calls one model turn may make; more are dropped (the model is told) so that a step's log stays one write.</summary>
     public const int MaxToolCallsPerTurn = 16;
 
+    /// <summary>Nesting of a tool call's arguments that the JSON readers here take (their default).</summary>
+    public const int MaxArgumentsDepth = 64;
+
     private const int MaxTextChars = 100_000;
     private const int MaxResultChars = 32_000;
     private const int MaxNoteChars = 1_000;
@@ -228,7 +231,7 @@ public sealed partial class ModelAgent : IAgent
         {
             if (call.ArgumentsError is { } invalid)
             {
-                await ResultAsync(call, Error($"The arguments were not valid JSON: {invalid}"), isError: true, cancellationToken);
+                await ResultAsync(call, Error($"The arguments could not be read: {invalid}"), isError: true, cancellationToken);
                 return null;
             }
 
@@ -348,9 +351,28 @@ public sealed partial class ModelAgent : IAgent
             _ => false,
         };
 
-        private static ModelToolCall ToToolCall(FunctionCallContent call) => call.Exception is { } invalid
-            ? new ModelToolCall(call.CallId, call.Name, "{}", invalid.Message)
-            : new ModelToolCall(call.CallId, call.Name, JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions));
+        /// <summary>
+        /// The call as stored. Arguments nested deeper than <see cref="MaxArgumentsDepth"/> (which no reader here takes) are an error
+        /// result, as arguments that are not JSON are.
+        /// </summary>
+        private static ModelToolCall ToToolCall(FunctionCallContent call)
+        {
+            if (call.Exception is { } invalid)
+            {
+                return new ModelToolCall(call.CallId, call.Name, "{}", invalid.Message);
+            }
+
+            try
+            {
+                var json = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions);
+                using var depthChecked = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxArgumentsDepth });
+                return new ModelToolCall(call.CallId, call.Name, json);
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+            {
+                return new ModelToolCall(call.CallId, call.Name, "{}", $"they are nested deeper than {MaxArgumentsDepth} levels.");
+            }
+        }
 
         /// <summary>The conversation as the model sees it: the instructions, then every stored message in order.</summary>
         private List<ChatMessage> Messages()

@@ -8,7 +8,7 @@ using Azure.Data.Tables;
 namespace AgentRuns.Functions.Storage;
 
 /// <summary>A tool call the model asked for: its id (the model's), the tool and the arguments as JSON text.</summary>
-/// <param name="ArgumentsError">Why the model's arguments could not be read (not JSON), or null.</param>
+/// <param name="ArgumentsError">Why the model's arguments could not be read (not JSON, nested too deep), or null.</param>
 public sealed record ModelToolCall(string Id, string Name, string ArgumentsJson, string? ArgumentsError = null);
 
 /// <summary>

@@ -1,6 +1,9 @@
+using System.Net;
 using System.Text.Json;
 using AgentRuns.Functions.Agents;
 using AgentRuns.Functions.Tests.Support;
+using AgentRuns.Testing;
+using Microsoft.Extensions.AI;
 using static AgentRuns.Functions.Tests.Support.RunAssertions;
 
 namespace AgentRuns.Functions.Tests.Integration;
@@ -79,5 +82,55 @@ public sealed class ModelAgentLimitsTests
         var failed = Value(events[^1]);
         Assert.Equal(("run.worker.failed", "output_too_large"), (Type(events[^1]), failed.GetProperty("reason_code").GetString()));
         Assert.Single(script.Calls);
+    }
+
+    [Fact]
+    public async Task ToolArgumentsNestedTooDeep_AreAnErrorResultTheModelCanCorrect_AndTheStepIsNotRetried()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var script = ScriptedChatClient.Register(ModelScript.Turns(
+            new ChatResponse(new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("c1", SampleEmailTools.DraftEmail, Nested(100))])),
+            Reply.Text("Gave up on the draft.")));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        var events = await api.WaitForEndAsync(runId, End);
+
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
+        Assert.Equal([0, 1], script.Calls.Select(c => c.Turn));
+        var (callId, result) = Assert.Single(script.Calls[1].ToolResults);
+        Assert.Equal("c1", callId);
+        Assert.Contains("nested deeper than 64 levels", result, StringComparison.Ordinal);
+        var note = events.Where(e => Type(e) == "run.worker.progress").Select(Value).Single(n => n.GetProperty("tool").GetString() == SampleEmailTools.DraftEmail);
+        Assert.StartsWith("Failed: ", note.GetProperty("summary").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OverHttp_ToolArgumentsNestedTooDeep_AreAnErrorResultTheModelCanCorrect()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var deep = string.Concat(Enumerable.Repeat("{\"a\":", 100)) + "1" + new string('}', 100);
+        var server = ScriptedModelHandler.Register((attempt, _) => ScriptedModelHandler.Json(HttpStatusCode.OK, attempt == 0
+            ? ChatCompletions.Response("test-model", null, new PresetToolCall("c1", SampleEmailTools.DraftEmail, deep))
+            : ChatCompletions.Response("test-model", "Gave up on the draft.")));
+        var runId = await api.CreateRunAsync(server.CreateBody());
+
+        var events = await api.WaitForEndAsync(runId, End);
+
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
+        Assert.Equal(2, server.Requests.Count);
+        var toolMessage = server.Requests[1].Body.GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("role").GetString() == "tool");
+        Assert.Contains("Error:", toolMessage.GetProperty("content").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Arguments <paramref name="depth"/> objects deep: <c>{"a":{"a":…1…}}</c>.</summary>
+    private static Dictionary<string, object?> Nested(int depth)
+    {
+        object? value = 1;
+        for (var i = 1; i < depth; i++)
+        {
+            value = new Dictionary<string, object?> { ["a"] = value };
+        }
+
+        return new Dictionary<string, object?> { ["a"] = value };
     }
 }
