@@ -229,6 +229,12 @@ public sealed partial class ModelAgent : IAgent
         /// <summary>Runs a call that needs no human and stores its result; returns the request a call that needs one asks.</summary>
         private async Task<HumanRequestSpec?> RunOrAskAsync(ModelToolCall call, CancellationToken cancellationToken)
         {
+            if (call.NameError is { } notAName)
+            {
+                await ResultAsync(call, Error(notAName), isError: true, cancellationToken);
+                return null;
+            }
+
             if (call.ArgumentsError is { } invalid)
             {
                 await ResultAsync(call, Error($"The arguments could not be read: {invalid}"), isError: true, cancellationToken);
@@ -352,11 +358,17 @@ public sealed partial class ModelAgent : IAgent
         };
 
         /// <summary>
-        /// The call as stored. Arguments nested deeper than <see cref="MaxArgumentsDepth"/> (which no reader here takes) are an error
-        /// result, as arguments that are not JSON are.
+        /// The call as stored. A name that is not a tool name is stored as <see cref="ModelToolset.NotAToolName"/> (it reaches no log, no
+        /// event and no later request), and the model is told; arguments nested deeper than <see cref="MaxArgumentsDepth"/> (which no
+        /// reader here takes) are an error result, as arguments that are not JSON are.
         /// </summary>
         private static ModelToolCall ToToolCall(FunctionCallContent call)
         {
+            if (!ModelToolset.IsToolName(call.Name))
+            {
+                return new ModelToolCall(call.CallId, ModelToolset.NotAToolName, "{}", NameError: ModelToolset.WhyNotAToolName(call.Name));
+            }
+
             if (call.Exception is { } invalid)
             {
                 return new ModelToolCall(call.CallId, call.Name, "{}", invalid.Message);

@@ -9,7 +9,8 @@ namespace AgentRuns.Functions.Storage;
 
 /// <summary>A tool call the model asked for: its id (the model's), the tool and the arguments as JSON text.</summary>
 /// <param name="ArgumentsError">Why the model's arguments could not be read (not JSON, nested too deep), or null.</param>
-public sealed record ModelToolCall(string Id, string Name, string ArgumentsJson, string? ArgumentsError = null);
+/// <param name="NameError">Why the name the model gave is not a tool name (then <paramref name="Name"/> is a stand-in), or null.</param>
+public sealed record ModelToolCall(string Id, string Name, string ArgumentsJson, string? ArgumentsError = null, string? NameError = null);
 
 /// <summary>
 /// One message of a model agent's conversation, as stored. <see cref="Step"/> is the run's step that wrote it.

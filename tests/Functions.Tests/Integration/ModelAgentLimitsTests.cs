@@ -122,6 +122,29 @@ public sealed class ModelAgentLimitsTests
         Assert.Contains("Error:", toolMessage.GetProperty("content").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AToolNameOf100KB_IsAnUnknownTool_AndNoEventHoldsIt()
+    {
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var name = new string('n', 100_000);
+        var script = ScriptedChatClient.Register(ModelScript.Turns(
+            Reply.Calls("Calling it.", ("c1", name, new { x = 1 })),
+            Reply.Text("Done without it.")));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        var events = await api.WaitForEndAsync(runId, End);
+
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
+        Assert.Equal([0, 1], script.Calls.Select(c => c.Turn));
+        Assert.False(events.Any(e => e.GetRawText().Contains(new string('n', 65), StringComparison.Ordinal)), "an event holds the name");
+        var (_, result) = Assert.Single(script.Calls[1].ToolResults);
+        Assert.Contains("100000 characters", result, StringComparison.Ordinal);
+        Assert.True(result.Length < 1_000, "the result quotes the name");
+        // What the model is shown of its own call is bounded too: the next request holds no such name.
+        Assert.DoesNotContain(
+            script.Calls[1].Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>(), c => c.Name.Length > 64);
+    }
+
     /// <summary>Arguments <paramref name="depth"/> objects deep: <c>{"a":{"a":…1…}}</c>.</summary>
     private static Dictionary<string, object?> Nested(int depth)
     {
