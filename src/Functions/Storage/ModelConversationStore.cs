@@ -65,7 +65,8 @@ public sealed class ConversationTooLargeException(string message, long bytes) : 
 /// (the goal, each model response, each tool result), <c>s|{step}</c> rows the decision each completed step returned. Every
 /// message is stored as soon as it exists, before anything acts on it, and a step's decision before it is returned: a retried
 /// step reads what an earlier attempt stored and carries on from there (it never asks the model again for a response it has,
-/// nor returns a different decision for a step that completed).
+/// nor returns a different decision for a step that completed). A message or decision larger than a table entity holds is refused
+/// before it is sent (<see cref="ConversationTooLargeException"/>): no retry could store it.
 /// </summary>
 public sealed class ModelConversationStore(RunTables tables) : Runs.IAgentRunState
 {

@@ -95,8 +95,8 @@ public sealed class ModelAgentLimitsTests
 
         var events = await api.WaitForEndAsync(runId, End);
 
-        Assert.Equal("run.worker.succeeded", Type(events[^1]));
         Assert.Equal([0, 1], script.Calls.Select(c => c.Turn));
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
         var (callId, result) = Assert.Single(script.Calls[1].ToolResults);
         Assert.Equal("c1", callId);
         Assert.Contains("nested deeper than 64 levels", result, StringComparison.Ordinal);
