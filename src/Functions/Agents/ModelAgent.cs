@@ -41,6 +41,9 @@ public sealed partial class ModelAgent : IAgent
     /// <summary>Tool calls one model turn may make; more are dropped (the model is told) so that a step's log stays one write.</summary>
     public const int MaxToolCallsPerTurn = 16;
 
+    /// <summary>Nesting of a tool call's arguments that the JSON readers here take (their default).</summary>
+    public const int MaxArgumentsDepth = 64;
+
     private const int MaxTextChars = 100_000;
     private const int MaxResultChars = 32_000;
     private const int MaxNoteChars = 1_000;
@@ -80,7 +83,18 @@ public sealed partial class ModelAgent : IAgent
         }
 
         var decision = await new Step(this, input, [.. conversation.Entries]).DecideAsync(cancellationToken);
-        return Read(await store.SaveDecisionAsync(input.RunId, input.StepIndex, JsonSerializer.Serialize(decision, DecisionJson), cancellationToken));
+        try
+        {
+            return Read(await store.SaveDecisionAsync(input.RunId, input.StepIndex, JsonSerializer.Serialize(decision, DecisionJson), cancellationToken));
+        }
+        catch (ConversationTooLargeException ex)
+        {
+            // Another attempt would make the same decision: the run ends rather than retry a write that cannot succeed.
+            LogTooLargeToStore(logger, input.RunId, input.StepIndex, "decision", ex.Bytes);
+            var failed = AgentDecision.Fail(
+                RunReasonCodes.AgentError, $"The model agent's decision at step {input.StepIndex} is too large to store ({ex.Bytes} bytes; at most {LargeText.MaxEntityBytes}).");
+            return Read(await store.SaveDecisionAsync(input.RunId, input.StepIndex, JsonSerializer.Serialize(failed, DecisionJson), cancellationToken));
+        }
     }
 
     private static AgentDecision Read(string json) => JsonSerializer.Deserialize<AgentDecision>(json, DecisionJson)!;
@@ -134,8 +148,24 @@ public sealed partial class ModelAgent : IAgent
                     return Decided(failure);
                 }
 
-                await AppendAsync(response!, cancellationToken);
+                try
+                {
+                    await AppendAsync(response!, cancellationToken);
+                }
+                catch (ConversationTooLargeException ex)
+                {
+                    // A response that cannot be stored cannot be acted on, and asking again would only pay for another: the run ends.
+                    LogTooLargeToStore(agent.logger, input.RunId, N, "model response", ex.Bytes);
+                    return Decided(AgentDecision.Fail(RunReasonCodes.AgentError, TooLarge(response!, ex.Bytes)));
+                }
             }
+        }
+
+        private static string TooLarge(ConversationEntry response, long bytes)
+        {
+            var calls = response.ToolCalls ?? [];
+            return $"The model's response at step {response.Step} is too large to store ({bytes} bytes; a stored message holds at most {LargeText.MaxEntityBytes}): " +
+                $"{response.Text?.Length ?? 0} characters of text and {calls.Count} tool calls with {calls.Sum(c => (long)c.ArgumentsJson.Length)} characters of arguments.";
         }
 
         private AgentDecision Finish(ConversationEntry answer)
@@ -199,9 +229,15 @@ public sealed partial class ModelAgent : IAgent
         /// <summary>Runs a call that needs no human and stores its result; returns the request a call that needs one asks.</summary>
         private async Task<HumanRequestSpec?> RunOrAskAsync(ModelToolCall call, CancellationToken cancellationToken)
         {
+            if (call.NameError is { } notAName)
+            {
+                await ResultAsync(call, Error(notAName), isError: true, cancellationToken);
+                return null;
+            }
+
             if (call.ArgumentsError is { } invalid)
             {
-                await ResultAsync(call, Error($"The arguments were not valid JSON: {invalid}"), isError: true, cancellationToken);
+                await ResultAsync(call, Error($"The arguments could not be read: {invalid}"), isError: true, cancellationToken);
                 return null;
             }
 
@@ -321,9 +357,34 @@ public sealed partial class ModelAgent : IAgent
             _ => false,
         };
 
-        private static ModelToolCall ToToolCall(FunctionCallContent call) => call.Exception is { } invalid
-            ? new ModelToolCall(call.CallId, call.Name, "{}", invalid.Message)
-            : new ModelToolCall(call.CallId, call.Name, JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions));
+        /// <summary>
+        /// The call as stored. A name that is not a tool name is stored as <see cref="ModelToolset.NotAToolName"/> (it reaches no log, no
+        /// event and no later request), and the model is told; arguments nested deeper than <see cref="MaxArgumentsDepth"/> (which no
+        /// reader here takes) are an error result, as arguments that are not JSON are.
+        /// </summary>
+        private static ModelToolCall ToToolCall(FunctionCallContent call)
+        {
+            if (!ModelToolset.IsToolName(call.Name))
+            {
+                return new ModelToolCall(call.CallId, ModelToolset.NotAToolName, "{}", NameError: ModelToolset.WhyNotAToolName(call.Name));
+            }
+
+            if (call.Exception is { } invalid)
+            {
+                return new ModelToolCall(call.CallId, call.Name, "{}", invalid.Message);
+            }
+
+            try
+            {
+                var json = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions);
+                using var depthChecked = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxArgumentsDepth });
+                return new ModelToolCall(call.CallId, call.Name, json);
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+            {
+                return new ModelToolCall(call.CallId, call.Name, "{}", $"they are nested deeper than {MaxArgumentsDepth} levels.");
+            }
+        }
 
         /// <summary>The conversation as the model sees it: the instructions, then every stored message in order.</summary>
         private List<ChatMessage> Messages()
@@ -445,6 +506,9 @@ public sealed partial class ModelAgent : IAgent
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} step {Step}: the model call failed ({What}); the run ends with agent_error")]
     private static partial void LogModelFailed(ILogger logger, string runId, int step, string what, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} step {Step}: the {What} is too large to store ({Bytes} bytes); the run ends with agent_error")]
+    private static partial void LogTooLargeToStore(ILogger logger, string runId, int step, string what, long bytes);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: tool {Tool} (call {ToolCallId}) refused its arguments; the model is told")]
     private static partial void LogToolRefused(ILogger logger, string runId, string tool, string toolCallId, Exception exception);

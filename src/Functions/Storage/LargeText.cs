@@ -13,6 +13,9 @@ public static class LargeText
     /// <summary>Characters per property, under the 32,768 the service allows.</summary>
     public const int ChunkChars = 30_000;
 
+    /// <summary>The most an entity holds, by <see cref="EstimateSize"/>: the service refuses a larger one (400 <c>EntityTooLarge</c>).</summary>
+    public const long MaxEntityBytes = 1024 * 1024;
+
     public static void Write(TableEntity entity, string name, string? value)
     {
         ArgumentNullException.ThrowIfNull(entity);

@@ -8,8 +8,9 @@ using Azure.Data.Tables;
 namespace AgentRuns.Functions.Storage;
 
 /// <summary>A tool call the model asked for: its id (the model's), the tool and the arguments as JSON text.</summary>
-/// <param name="ArgumentsError">Why the model's arguments could not be read (not JSON), or null.</param>
-public sealed record ModelToolCall(string Id, string Name, string ArgumentsJson, string? ArgumentsError = null);
+/// <param name="ArgumentsError">Why the model's arguments could not be read (not JSON, nested too deep), or null.</param>
+/// <param name="NameError">Why the name the model gave is not a tool name (then <paramref name="Name"/> is a stand-in), or null.</param>
+public sealed record ModelToolCall(string Id, string Name, string ArgumentsJson, string? ArgumentsError = null, string? NameError = null);
 
 /// <summary>
 /// One message of a model agent's conversation, as stored. <see cref="Step"/> is the run's step that wrote it.
@@ -51,11 +52,21 @@ public sealed record ModelConversation(IReadOnlyList<ConversationEntry> Entries,
 public sealed class ConversationConflictException(string message) : Exception(message);
 
 /// <summary>
+/// A message or decision larger than a table entity holds (<see cref="LargeText.MaxEntityBytes"/>): nothing was written, and no
+/// retry would write it. <see cref="Bytes"/> is its size as stored.
+/// </summary>
+public sealed class ConversationTooLargeException(string message, long bytes) : Exception(message)
+{
+    public long Bytes { get; } = bytes;
+}
+
+/// <summary>
 /// The model agent's conversations (table ModelTurns, one partition per run): <c>c|{index}</c> rows hold the messages in order
 /// (the goal, each model response, each tool result), <c>s|{step}</c> rows the decision each completed step returned. Every
 /// message is stored as soon as it exists, before anything acts on it, and a step's decision before it is returned: a retried
 /// step reads what an earlier attempt stored and carries on from there (it never asks the model again for a response it has,
-/// nor returns a different decision for a step that completed).
+/// nor returns a different decision for a step that completed). A message or decision larger than a table entity holds is refused
+/// before it is sent (<see cref="ConversationTooLargeException"/>): no retry could store it.
 /// </summary>
 public sealed class ModelConversationStore(RunTables tables) : Runs.IAgentRunState
 {
@@ -108,6 +119,7 @@ public sealed class ModelConversationStore(RunTables tables) : Runs.IAgentRunSta
             ["Role"] = entry.Role,
         };
         LargeText.Write(entity, "EntryJson", json);
+        ThrowIfTooLarge(entity, $"Message {entry.Index} of run {runId}");
         try
         {
             await _table.AddEntityAsync(entity, cancellationToken);
@@ -127,6 +139,7 @@ public sealed class ModelConversationStore(RunTables tables) : Runs.IAgentRunSta
     {
         var entity = new TableEntity(runId, DecisionPrefix + step.ToString("D6", CultureInfo.InvariantCulture)) { ["Step"] = step };
         LargeText.Write(entity, "DecisionJson", decisionJson);
+        ThrowIfTooLarge(entity, $"The decision of step {step} of run {runId}");
         try
         {
             await _table.AddEntityAsync(entity, cancellationToken);
@@ -136,6 +149,15 @@ public sealed class ModelConversationStore(RunTables tables) : Runs.IAgentRunSta
         {
             var stored = await _table.GetEntityAsync<TableEntity>(runId, entity.RowKey, cancellationToken: cancellationToken);
             return LargeText.Read(stored.Value, "DecisionJson")!;
+        }
+    }
+
+    private static void ThrowIfTooLarge(TableEntity entity, string what)
+    {
+        var size = LargeText.EstimateSize(entity);
+        if (size > LargeText.MaxEntityBytes)
+        {
+            throw new ConversationTooLargeException($"{what} would take {size} bytes; a table entity holds at most {LargeText.MaxEntityBytes}.", size);
         }
     }
 }

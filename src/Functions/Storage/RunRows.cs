@@ -26,7 +26,7 @@ public static class RunRows
     public const string End = "~";
 
     /// <summary>Table Storage's limit on one entity.</summary>
-    private const long MaxEntityBytes = 1024 * 1024;
+    private const long MaxEntityBytes = LargeText.MaxEntityBytes;
 
     public static string RecordKey(string runId) => RecordPrefix + runId;
 

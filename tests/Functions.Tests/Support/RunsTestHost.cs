@@ -144,11 +144,14 @@ public sealed class RunsTestHost
                     services.AddSingleton<ScriptedAgent>();
 
                     // The app's table clients (RunTables takes its client options from DI) can lose storage for one test's rows.
+                    // They also refuse what the Table service refuses and Azurite stores (an entity over 1 MiB).
                     services.AddSingleton<ScopedOutage>();
+                    services.AddSingleton<TableServiceLimits>();
                     services.AddSingleton(sp =>
                     {
                         var options = new Azure.Data.Tables.TableClientOptions();
                         options.AddPolicy(sp.GetRequiredService<ScopedOutage>(), Azure.Core.HttpPipelinePosition.PerRetry);
+                        options.AddPolicy(sp.GetRequiredService<TableServiceLimits>(), Azure.Core.HttpPipelinePosition.PerRetry);
                         return options;
                     });
                     services.AddSingleton<IAgent, GatedAgent>();
