@@ -340,7 +340,12 @@ public sealed partial class ModelAgent : IAgent
         /// </summary>
         private static string UniqueCallId(string? modelId, int entryIndex, int position, HashSet<string> used)
         {
-            var id = string.IsNullOrEmpty(modelId) ? "call" : modelId;
+            // The id is stored, shown as proposed_action.tool_call_id and keys the email outbox's row (at most 1 KiB): one that is
+            // not a plain short id is replaced by one derived from it. The model sees the replacement in the conversation it is
+            // sent back, call and result alike.
+            var id = string.IsNullOrEmpty(modelId) ? "call"
+                : IsPlainCallId(modelId) ? modelId
+                : "call_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(modelId)))[..24];
             if (!used.Add(id))
             {
                 id = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{id}-{entryIndex}-{position}");
@@ -349,6 +354,10 @@ public sealed partial class ModelAgent : IAgent
 
             return id;
         }
+
+        /// <summary>At most 64 characters of letters, digits, '_', '-', '.' and ':' (what model services use: <c>call_…</c>, <c>toolu_…</c>).</summary>
+        private static bool IsPlainCallId(string id) =>
+            id.Length <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ':');
 
         private static bool IsModelFailure(Exception ex, CancellationToken cancellationToken) => ex switch
         {

@@ -1,9 +1,11 @@
 using System.Net;
 using System.Text.Json;
 using AgentRuns.Functions.Agents;
+using AgentRuns.Functions.Storage;
 using AgentRuns.Functions.Tests.Support;
 using AgentRuns.Testing;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 using static AgentRuns.Functions.Tests.Support.RunAssertions;
 
 namespace AgentRuns.Functions.Tests.Integration;
@@ -120,6 +122,29 @@ public sealed class ModelAgentLimitsTests
         Assert.Equal(2, server.Requests.Count);
         var toolMessage = server.Requests[1].Body.GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("role").GetString() == "tool");
         Assert.Contains("Error:", toolMessage.GetProperty("content").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AToolCallIdOf100KB_IsReplacedByAShortOne_SoTheApprovalAndTheEmailOutboxRowCanBeWritten()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var api = host.Api;
+        var hugeId = "call_" + new string('i', 100_000);
+        var script = ScriptedChatClient.Register(ModelScript.Turns(
+            Reply.Calls((hugeId, SampleEmailTools.SendEmail, new { to = "team@example.com", subject = "s", body = "b" })),
+            Reply.Text("Sent.")));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        var proposed = (await api.WaitForStatusAsync(runId, "awaiting_input", End)).GetProperty("pending_input").GetProperty("proposed_action");
+        var id = proposed.GetProperty("tool_call_id").GetString()!;
+        Assert.InRange(id.Length, 1, 64);
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
+        var events = await api.WaitForEndAsync(runId, End);
+
+        Assert.Equal("run.worker.succeeded", Type(events[^1]));
+        Assert.Equal(id, Assert.Single(await host.Services.GetRequiredService<EmailOutbox>().ListAsync(api.TenantId, runId)).ToolCallId);
+        Assert.Equal(2, script.Calls.Count);
+        Assert.False(events.Any(e => e.GetRawText().Contains(hugeId, StringComparison.Ordinal)), "an event holds the model's id");
     }
 
     [Fact]
