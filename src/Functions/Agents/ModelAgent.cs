@@ -267,7 +267,19 @@ public sealed partial class ModelAgent : IAgent
 
             if (tool.RequiresApproval)
             {
-                return ModelHumanRequests.Approval(tool, call);
+                // What the approver sees is kept in the run's record: arguments too long for that are the model's to shorten.
+                var approval = ModelHumanRequests.Approval(tool, call);
+                if (approval.ProposedActionJson is { Length: > RunLimits.MaxProposedActionChars } proposed)
+                {
+                    await ResultAsync(
+                        call,
+                        Error($"The arguments are too long to put before a human ({proposed.Length} characters of JSON; at most {RunLimits.MaxProposedActionChars}): call {call.Name} again with shorter ones."),
+                        isError: true,
+                        cancellationToken);
+                    return null;
+                }
+
+                return approval;
             }
 
             (string result, bool failed) = await InvokeAsync(tool, call, call.ArgumentsJson, cancellationToken);

@@ -24,7 +24,7 @@ public static partial class WorkerAnswers
     public const int MaxPromptChars = 8192;
 
     /// <summary>The longest proposed action, in characters of its JSON text.</summary>
-    public const int MaxActionChars = 32 * 1024;
+    public const int MaxActionChars = RunLimits.MaxProposedActionChars;
 
     private static readonly string[] Types =
     [

@@ -18,6 +18,11 @@ public static class RunLimits
     /// is remembered in the run's record (so that a retry of any of them is recognised), and the record must stay small.</summary>
     public const int MaxExtendsPerRequest = 50;
 
+    /// <summary>The longest proposed action an agent may put before a human, in characters of its JSON text (a plan's step comes
+    /// within the request body's limit; a worker's answer longer is malformed; a model's tool call longer is an error result the
+    /// model is told of).</summary>
+    public const int MaxProposedActionChars = 32 * 1024;
+
     /// <summary>The longest failure reason kept; longer reasons are cut with an ellipsis.</summary>
     public const int MaxReasonChars = 4 * 1024;
 

@@ -87,6 +87,28 @@ public sealed class ModelAgentLimitsTests
     }
 
     [Fact]
+    public async Task AnApprovalWhoseArgumentsAreTooLongToShow_IsAnErrorResultTheModelCanCorrect_NotARequest()
+    {
+        // 200 KB fits a stored model turn, but what the approver sees is kept in the run's record, which must stay small.
+        var api = (await RunsTestHost.GetAsync()).Api;
+        var script = ScriptedChatClient.Register(ModelScript.Turns(
+            Reply.Calls(("c1", SampleEmailTools.SendEmail, new { to = "team@example.com", subject = "s", body = new string('b', 200_000) })),
+            Reply.Calls(("c2", SampleEmailTools.SendEmail, new { to = "team@example.com", subject = "s", body = "Short." })),
+            Reply.Text("Sent.")));
+        var runId = await api.CreateRunAsync(script.CreateBody());
+
+        var pending = (await api.WaitForStatusAsync(runId, "awaiting_input", End)).GetProperty("pending_input");
+
+        Assert.Equal("c2", pending.GetProperty("proposed_action").GetProperty("tool_call_id").GetString());
+        var (callId, result) = Assert.Single(script.Calls[1].ToolResults);
+        Assert.Equal("c1", callId);
+        Assert.Contains("too long to put before a human", result, StringComparison.Ordinal);
+        Assert.Equal(1, (await api.EventsAsync(runId)).Count(e => Type(e) == "run.awaiting_input"));
+        Assert.Equal(202, (await api.PostAsync($"/v1/runs/{runId}/signal", """{"action":"approve"}""")).Status);
+        Assert.Equal("run.worker.succeeded", Type((await api.WaitForEndAsync(runId, End))[^1]));
+    }
+
+    [Fact]
     public async Task ToolArgumentsNestedTooDeep_AreAnErrorResultTheModelCanCorrect_AndTheStepIsNotRetried()
     {
         var api = (await RunsTestHost.GetAsync()).Api;
