@@ -10,7 +10,7 @@ namespace AgentRuns.Functions.Tests.Support;
 /// in its URL or body fails as a request that timed out would, without a retry of the storage client. One test takes storage
 /// away from its own runs this way without touching the tests that run beside it on the shared host.
 /// </summary>
-public sealed class ScopedOutage : HttpPipelinePolicy
+public sealed class ScopedOutage : HttpPipelineSynchronousPolicy
 {
     private readonly ConcurrentDictionary<string, byte> _markers = new(StringComparer.Ordinal);
     private int _refused;
@@ -34,17 +34,7 @@ public sealed class ScopedOutage : HttpPipelinePolicy
         }
     }
 
-    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-    {
-        Check(message);
-        ProcessNext(message, pipeline);
-    }
-
-    public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-    {
-        Check(message);
-        return ProcessNextAsync(message, pipeline);
-    }
+    public override void OnSendingRequest(HttpMessage message) => Check(message);
 
     private void Check(HttpMessage message)
     {

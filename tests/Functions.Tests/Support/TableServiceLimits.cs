@@ -12,7 +12,7 @@ namespace AgentRuns.Functions.Tests.Support;
 /// sees what production would. The size is the service's documented formula: 4 bytes, plus twice the characters of the keys,
 /// plus for each property 8 bytes, twice its name's characters and its value (a string 4 bytes and 2 a character).
 /// </summary>
-public sealed class TableServiceLimits : HttpPipelinePolicy
+public sealed class TableServiceLimits : HttpPipelineSynchronousPolicy
 {
     public const long MaxEntityBytes = 1024 * 1024;
 
@@ -21,17 +21,7 @@ public sealed class TableServiceLimits : HttpPipelinePolicy
     /// <summary>Writes refused so far.</summary>
     public int Refused => Volatile.Read(ref _refused);
 
-    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-    {
-        Check(message);
-        ProcessNext(message, pipeline);
-    }
-
-    public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-    {
-        Check(message);
-        return ProcessNextAsync(message, pipeline);
-    }
+    public override void OnSendingRequest(HttpMessage message) => Check(message);
 
     private void Check(HttpMessage message)
     {
