@@ -163,7 +163,8 @@ public sealed class OpenRunIndex(RunTables tables)
     /// <summary>
     /// Runs due for a look at <paramref name="now"/>, at most <paramref name="max"/>, soonest first: rows of the previous version are
     /// moved first (at most <paramref name="max"/>), then one range query of the schedule rows due and a read of each one's run.
-    /// Stale schedule rows met on the way are deleted.
+    /// Stale schedule rows met on the way are deleted. A run whose row cannot be read now (storage failing for it) is left out of
+    /// this pass and is due again in the next, so one run's trouble does not stop the others' repair.
     /// </summary>
     public async Task<IReadOnlyList<OpenRun>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken = default)
     {
@@ -189,15 +190,23 @@ public sealed class OpenRunIndex(RunTables tables)
             async (i, ct) =>
             {
                 var (rowKey, ticks, runKey, etag) = rows[i];
-                var response = await _index.GetEntityIfExistsAsync<TableEntity>(Partition, runKey, cancellationToken: ct);
-                var run = response.HasValue ? ToOpenRun(response.Value!) : null;
-                if (run?.ScheduledTicks == ticks)
+                try
                 {
-                    found[i] = run;
+                    var response = await _index.GetEntityIfExistsAsync<TableEntity>(Partition, runKey, cancellationToken: ct);
+                    var run = response.HasValue ? ToOpenRun(response.Value!) : null;
+                    if (run?.ScheduledTicks == ticks)
+                    {
+                        found[i] = run;
+                    }
+                    else
+                    {
+                        await DeleteQuietlyAsync(rowKey, etag, ct);
+                    }
                 }
-                else
+#pragma warning disable CA1031 // One run's read must not stop the pass: its schedule row stays, so it is due again next pass.
+                catch (Exception) when (!ct.IsCancellationRequested)
+#pragma warning restore CA1031
                 {
-                    await DeleteQuietlyAsync(rowKey, etag, ct);
                 }
             });
 
@@ -251,6 +260,11 @@ public sealed class OpenRunIndex(RunTables tables)
                 catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
                 {
                     // The previous version changed or released it meanwhile: the next pass looks again.
+                }
+#pragma warning disable CA1031 // One row's move must not stop the pass: the row stays as it was and the next pass moves it.
+                catch (Exception) when (!ct.IsCancellationRequested)
+#pragma warning restore CA1031
+                {
                 }
             });
 
