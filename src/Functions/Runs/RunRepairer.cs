@@ -11,7 +11,8 @@ public sealed record RepairPass(int Looked, int Healthy, int Released, int Start
 /// <summary>
 /// Closes the gaps that at-least-once machinery leaves, so that every run ends and every accepted answer lands: looks at the
 /// unfinished runs that are due (<see cref="OpenRunIndex"/>), decides with <see cref="RunRepairs.Decide"/>, and acts. Runs as
-/// the <c>RepairRuns</c> timer function in Azure and on a schedule in the local host. When nothing is due, a pass is one query.
+/// the <c>RepairRuns</c> timer function in Azure and on a schedule in the local host. When nothing is due, a pass is two key-range
+/// queries that read no row, however many runs wait for a later look.
 /// </summary>
 public sealed partial class RunRepairer(
     RunStore runs, OpenRunIndex index, IOptions<RepairOptions> options, TimeProvider time, ILogger<RunRepairer> logger)

@@ -105,27 +105,38 @@ public sealed class RunsTestHost
     /// The host's tables, except a webhook outbox of the test's own (created here), so a test can count every row in it; with the
     /// policy that <paramref name="policyFor"/> makes (given a client of that outbox without it) on every try of every request.
     /// </summary>
-    public async Task<RunTables> TablesWithOwnOutboxAsync(
-        Func<Azure.Data.Tables.TableClient, Azure.Core.Pipeline.HttpPipelinePolicy>? policyFor = null)
+    public Task<RunTables> TablesWithOwnOutboxAsync(
+        Func<Azure.Data.Tables.TableClient, Azure.Core.Pipeline.HttpPipelinePolicy>? policyFor = null) =>
+        TablesWithOwnAsync((o, name) => o.WebhookOutboxTable = name, t => t.WebhookOutbox, policyFor);
+
+    /// <summary>The host's tables, except an index of open runs of the test's own (created here); as <see cref="TablesWithOwnOutboxAsync"/>.</summary>
+    public Task<RunTables> TablesWithOwnOpenRunsAsync(
+        Func<Azure.Data.Tables.TableClient, Azure.Core.Pipeline.HttpPipelinePolicy>? policyFor = null) =>
+        TablesWithOwnAsync((o, name) => o.OpenRunsTable = name, t => t.OpenRuns, policyFor);
+
+    private async Task<RunTables> TablesWithOwnAsync(
+        Action<RunStorageOptions, string> rename,
+        Func<RunTables, Azure.Data.Tables.TableClient> own,
+        Func<Azure.Data.Tables.TableClient, Azure.Core.Pipeline.HttpPipelinePolicy>? policyFor)
     {
         var shared = Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RunStorageOptions>>().Value;
-        var own = new RunStorageOptions();
+        var options = new RunStorageOptions();
         foreach (var property in typeof(RunStorageOptions).GetProperties().Where(p => p.CanWrite))
         {
-            property.SetValue(own, property.GetValue(shared));
+            property.SetValue(options, property.GetValue(shared));
         }
 
-        own.WebhookOutboxTable = TablePrefix + "Out" + Guid.NewGuid().ToString("N")[..8];
-        var plain = new RunTables(Microsoft.Extensions.Options.Options.Create(own));
-        await plain.WebhookOutbox.CreateIfNotExistsAsync();
+        rename(options, TablePrefix + "Own" + Guid.NewGuid().ToString("N")[..8]);
+        var plain = new RunTables(Microsoft.Extensions.Options.Options.Create(options));
+        await own(plain).CreateIfNotExistsAsync();
         if (policyFor is null)
         {
             return plain;
         }
 
-        var options = new Azure.Data.Tables.TableClientOptions();
-        options.AddPolicy(policyFor(plain.WebhookOutbox), Azure.Core.HttpPipelinePosition.PerRetry);
-        return new RunTables(Microsoft.Extensions.Options.Options.Create(own), options);
+        var clientOptions = new Azure.Data.Tables.TableClientOptions();
+        clientOptions.AddPolicy(policyFor(own(plain)), Azure.Core.HttpPipelinePosition.PerRetry);
+        return new RunTables(Microsoft.Extensions.Options.Options.Create(options), clientOptions);
     }
 
     public static Task<RunsTestHost> GetAsync() => Shared.Value;
