@@ -388,7 +388,7 @@ public sealed class OpenRunIndex(RunTables tables)
 
     private static OpenRun ToOpenRun(TableEntity e)
     {
-        var checkAt = e.GetDateTimeOffset("CheckAt") ?? DateTimeOffset.MinValue;
+        var checkAt = e.GetDateTimeOffset("CheckAt") ?? DateTimeOffset.UnixEpoch; // due; never before 1601, which the Table service refuses to store
         return new(
             e.GetString("TenantId"), e.GetString("RunId"), e.GetDateTimeOffset("CreatedAt") ?? checkAt, checkAt, e.GetInt32("Checks") ?? 0, e.ETag,
             e.RowKey.StartsWith(RunPrefix, StringComparison.Ordinal) ? e.GetInt64("ScheduledTicks") : null);

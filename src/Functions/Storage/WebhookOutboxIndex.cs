@@ -148,27 +148,35 @@ public sealed class WebhookOutboxIndex(RunTables tables)
             async (i, ct) =>
             {
                 var (rowKey, ticks, key, etag) = rows[i];
-                var delivery = await GetAsync(key, ct);
-                if (delivery?.ScheduledTicks == ticks)
+                try
                 {
-                    found[i] = delivery;
-                }
-                else if (delivery is { ScheduledTicks: null })
-                {
-                    // Written by the previous version since this row was written: the row is its schedule, due no later than it.
-                    var adopted = delivery with { ScheduledTicks = ticks };
-                    if (delivery.NextAttemptAt <= now)
+                    var delivery = await GetAsync(key, ct);
+                    if (delivery?.ScheduledTicks == ticks)
                     {
-                        found[i] = adopted;
+                        found[i] = delivery;
+                    }
+                    else if (delivery is { ScheduledTicks: null })
+                    {
+                        // Written by the previous version since this row was written: the row is its schedule, due no later than it.
+                        var adopted = delivery with { ScheduledTicks = ticks };
+                        if (delivery.NextAttemptAt <= now)
+                        {
+                            found[i] = adopted;
+                        }
+                        else
+                        {
+                            await WriteAsync(adopted, adopted, ct);
+                        }
                     }
                     else
                     {
-                        await WriteAsync(adopted, adopted, ct);
+                        await DeleteStaleAsync(rowKey, etag, ct);
                     }
                 }
-                else
+#pragma warning disable CA1031 // One delivery's read must not stop the pass: its schedule row stays, so it is due again next pass.
+                catch (Exception) when (!ct.IsCancellationRequested)
+#pragma warning restore CA1031
                 {
-                    await DeleteStaleAsync(rowKey, etag, ct);
                 }
             });
 
@@ -221,6 +229,11 @@ public sealed class WebhookOutboxIndex(RunTables tables)
                 catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
                 {
                     // The previous version changed or removed it meanwhile: the next pass looks again.
+                }
+#pragma warning disable CA1031 // One row's move must not stop the pass: the row stays as it was and the next pass moves it.
+                catch (Exception) when (!ct.IsCancellationRequested)
+#pragma warning restore CA1031
+                {
                 }
             });
 
@@ -399,8 +412,8 @@ public sealed class WebhookOutboxIndex(RunTables tables)
         e.GetString("EventType"),
         e.GetString("WebhookId"),
         e.GetString("MessageId"),
-        e.GetDateTimeOffset("CreatedAt") ?? DateTimeOffset.MinValue,
-        e.GetDateTimeOffset("NextAttemptAt") ?? DateTimeOffset.MinValue,
+        e.GetDateTimeOffset("CreatedAt") ?? DateTimeOffset.UnixEpoch, // never before 1601, which the Table service refuses to store
+        e.GetDateTimeOffset("NextAttemptAt") ?? DateTimeOffset.UnixEpoch,
         e.GetInt32("Attempts") ?? 0,
         e.ETag,
         e.RowKey,

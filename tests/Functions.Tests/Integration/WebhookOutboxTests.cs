@@ -60,6 +60,34 @@ public sealed class WebhookOutboxTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ADeliveryWhoseRowCannotBeRead_IsLeftForTheNextPass_AndTheOthersAreDelivered()
+    {
+        var host = await RunsTestHost.GetAsync();
+        var (api, runId, seq) = await RunAwaitingInputAsync(host);
+        var url = Url();
+        var hook = await SubscribeAsync(api, url);
+        var refused = $"msg_refused_{Guid.NewGuid():N}";
+        var outage = new ScopedOutage();
+        var outbox = new WebhookOutboxIndex(await host.TablesWithOwnOutboxAsync(_ => outage));
+        var now = DateTimeOffset.UtcNow;
+        await outbox.AddAsync(
+        [
+            new WebhookDelivery(api.TenantId, runId, seq, AwaitingInput, "wh_elsewhere", refused, now, now.AddSeconds(-2), 0),
+            new WebhookDelivery(api.TenantId, runId, seq, AwaitingInput, hook, WebhookIds.Message(runId, seq), now, now.AddSeconds(-1), 0),
+        ]);
+        var dispatcher = ActivatorUtilities.CreateInstance<WebhookDispatcher>(host.Services, outbox);
+
+        outage.Begin(refused); // storage fails for that one delivery's row only
+        var pass = await dispatcher.RunOnceAsync(CancellationToken.None);
+        outage.End(refused);
+
+        Assert.True(outage.Refused > 0);
+        Assert.Equal((1, 1), (pass.Looked, pass.Delivered));
+        Assert.Single(host.Receivers.ReceivedBy(url));
+        Assert.Contains(await outbox.DueAsync(DateTimeOffset.UtcNow, 10), d => d.MessageId == refused);
+    }
+
+    [Fact]
     public async Task RowsOfThePreviousVersion_AreDelivered_AndThenCostAPassOnlyWhenDue()
     {
         var host = await RunsTestHost.GetAsync();
