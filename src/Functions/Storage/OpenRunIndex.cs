@@ -309,69 +309,20 @@ public sealed class OpenRunIndex(RunTables tables)
     /// Replaces <paramref name="current"/> (If-Match its ETag) with <paramref name="next"/> and moves its schedule row to
     /// <paramref name="next"/>'s <c>CheckAt</c>, in one transaction. The new ETag, or null when the run was changed or released meanwhile.
     /// </summary>
-    private async Task<ETag?> WriteAsync(OpenRun current, OpenRun next, CancellationToken cancellationToken)
+    private Task<ETag?> WriteAsync(OpenRun current, OpenRun next, CancellationToken cancellationToken)
     {
         var key = RowKeyFor(current.TenantId, current.RunId);
         var ticks = next.CheckAt.UtcTicks;
         var writeId = NewWriteId();
-        var deleteOld = current.ScheduledTicks is { } old && old != ticks;
-        while (true)
-        {
-            var actions = new List<TableTransactionAction>
-            {
-                new(TableTransactionActionType.UpdateReplace, ToEntity(next with { ScheduledTicks = ticks }, writeId), current.ETag),
-                new(TableTransactionActionType.UpsertReplace, ScheduleRow(ticks, key)),
-            };
-            if (deleteOld)
-            {
-                actions.Add(new(TableTransactionActionType.Delete, ScheduleRow(current.ScheduledTicks!.Value, key), ETag.All));
-            }
-
-            try
-            {
-                var response = await _index.SubmitTransactionAsync(actions, cancellationToken);
-                if (response.Value[0].Headers.ETag is { } etag)
-                {
-                    return etag;
-                }
-            }
-            catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
-            {
-                // Decided below from the run as it is now.
-            }
-
-            var now = await _index.GetEntityIfExistsAsync<TableEntity>(Partition, key, select: ["RowKey", "WriteId"], cancellationToken: cancellationToken);
-            if (!now.HasValue)
-            {
-                return null;
-            }
-
-            if (string.Equals(now.Value!.GetString("WriteId"), writeId, StringComparison.Ordinal))
-            {
-                return now.Value.ETag; // this write landed; its response was lost
-            }
-
-            if (now.Value.ETag != current.ETag || !deleteOld)
-            {
-                return null;
-            }
-
-            deleteOld = false; // unchanged: only the old schedule row was gone already
-        }
+        return ScheduledRowWrite.ReplaceAsync(
+            _index, ToEntity(next with { ScheduledTicks = ticks }, writeId), current.ETag, writeId, ScheduleKeyFor(ticks, key),
+            current.ScheduledTicks is { } old ? ScheduleKeyFor(old, key) : null, cancellationToken);
     }
 
-    private async Task DeleteQuietlyAsync(string rowKey, ETag etag, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _index.DeleteEntityAsync(Partition, rowKey, etag, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
-        {
-        }
-    }
+    private Task DeleteQuietlyAsync(string rowKey, ETag etag, CancellationToken cancellationToken) =>
+        ScheduledRowWrite.DeleteQuietlyAsync(_index, Partition, rowKey, etag, cancellationToken);
 
-    private static string NewWriteId() => Guid.NewGuid().ToString("N");
+    private static string NewWriteId() => ScheduledRowWrite.NewWriteId();
 
     private static TableEntity ScheduleRow(long ticks, string runKey) => new(Partition, ScheduleKeyFor(ticks, runKey));
 

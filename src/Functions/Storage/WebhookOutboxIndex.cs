@@ -321,62 +321,13 @@ public sealed class WebhookOutboxIndex(RunTables tables)
 
         var ticks = next.NextAttemptAt.UtcTicks;
         var writeId = NewWriteId();
-        var deleteOld = current.ScheduledTicks is { } old && old != ticks;
-        while (true)
-        {
-            var actions = new List<TableTransactionAction>
-            {
-                new(TableTransactionActionType.UpdateReplace, ToEntity(next with { ScheduledTicks = ticks }, writeId), current.ETag),
-                new(TableTransactionActionType.UpsertReplace, ScheduleRow(ticks, key)),
-            };
-            if (deleteOld)
-            {
-                actions.Add(new(TableTransactionActionType.Delete, new TableEntity(Partition, ScheduleKeyFor(current.ScheduledTicks!.Value, key)), ETag.All));
-            }
-
-            try
-            {
-                var response = await _table.SubmitTransactionAsync(actions, cancellationToken);
-                if (response.Value[0].Headers.ETag is { } etag)
-                {
-                    return etag;
-                }
-            }
-            catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
-            {
-                // Decided below from the delivery as it is now.
-            }
-
-            var now = await _table.GetEntityIfExistsAsync<TableEntity>(Partition, key, select: ["RowKey", "WriteId"], cancellationToken: cancellationToken);
-            if (!now.HasValue)
-            {
-                return null;
-            }
-
-            if (string.Equals(now.Value!.GetString("WriteId"), writeId, StringComparison.Ordinal))
-            {
-                return now.Value.ETag; // this write landed; its response was lost
-            }
-
-            if (now.Value.ETag != current.ETag || !deleteOld)
-            {
-                return null;
-            }
-
-            deleteOld = false; // unchanged: only the old schedule row was gone already
-        }
+        return await ScheduledRowWrite.ReplaceAsync(
+            _table, ToEntity(next with { ScheduledTicks = ticks }, writeId), current.ETag, writeId, ScheduleKeyFor(ticks, key),
+            current.ScheduledTicks is { } old ? ScheduleKeyFor(old, key) : null, cancellationToken);
     }
 
-    private async Task DeleteStaleAsync(string rowKey, ETag etag, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _table.DeleteEntityAsync(Partition, rowKey, etag, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound)
-        {
-        }
-    }
+    private Task DeleteStaleAsync(string rowKey, ETag etag, CancellationToken cancellationToken) =>
+        ScheduledRowWrite.DeleteQuietlyAsync(_table, Partition, rowKey, etag, cancellationToken);
 
     private static void RequireDeliveryKey(string key)
     {
@@ -386,7 +337,7 @@ public sealed class WebhookOutboxIndex(RunTables tables)
         }
     }
 
-    private static string NewWriteId() => Guid.NewGuid().ToString("N");
+    private static string NewWriteId() => ScheduledRowWrite.NewWriteId();
 
     private static TableEntity ScheduleRow(long ticks, string deliveryKey) => new(Partition, ScheduleKeyFor(ticks, deliveryKey));
 
